@@ -1,0 +1,537 @@
+//! The site config: what a site owner writes (JSON) and what the widget checks
+//! before it shows anything.
+//!
+//! Pure: no `web_sys`, so `cargo test` covers it. The JSON Schema in
+//! `pkg-config/consentry.schema.json` describes the same shape; the host tests
+//! validate every example config against both.
+//!
+//! All defaults live in this file, in one place (`Texts::default`,
+//! `default_*` functions), so a site only writes what it changes.
+
+use crate::json::{self, Json};
+
+/// The longest consent lifetime a site may configure. Regulators (CNIL,
+/// Garante) treat 13 months as the ceiling before consent must be asked again.
+pub const MAX_LIFETIME_MONTHS: u32 = 13;
+const DEFAULT_LIFETIME_MONTHS: u32 = 6;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Ignored: lets editors find the schema.
+    pub schema: Option<String>,
+    /// The site id; receipts and the collector's sites file use it.
+    pub id: String,
+    /// Bumped by the site owner when the texts or categories change in a way
+    /// that needs fresh consent; a stored choice of another revision asks again.
+    pub revision: u32,
+    /// BCP 47 language tag of the texts, recorded in the notice.
+    pub language: String,
+    pub privacy_policy_url: String,
+    /// The policy version the texts refer to (a date or a number).
+    pub policy_version: Option<String>,
+    pub controller: Option<Controller>,
+    /// Where receipts are posted (the collector's `/v1/receipts`).
+    pub endpoint: Option<String>,
+    pub lifetime_months: u32,
+    pub cookie: CookieOptions,
+    /// Show the floating "Privacy settings" button after a choice. Sites that
+    /// put `data-consentry-open` on their own link may turn it off.
+    pub reopen_button: bool,
+    pub texts: Texts,
+    pub categories: Vec<Category>,
+    pub forms: Vec<Form>,
+    /// CSS custom properties (`--consentry-*`) set on the widget's host.
+    pub theme: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Controller {
+    pub name: String,
+    pub contact: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct CookieOptions {
+    /// Defaults to the page's host only (no Domain attribute).
+    pub domain: Option<String>,
+    pub path: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Category {
+    pub id: String,
+    pub title: String,
+    pub description: String,
+    /// Strictly necessary: always on, shown disabled, never asked.
+    pub necessary: bool,
+    /// Refused up front when the browser sends Global Privacy Control
+    /// (sale/sharing/targeted advertising).
+    pub gpc: bool,
+    pub cookies: Vec<CookieInfo>,
+}
+
+/// One row of the cookie disclosure table. `name` may end in `*` to match a
+/// family (`_ga_*`); those are what get cleared when the category is refused.
+#[derive(Debug, Clone)]
+pub struct CookieInfo {
+    pub name: String,
+    pub provider: String,
+    pub purpose: String,
+    pub duration: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Form {
+    /// CSS selector of the site's own `<form>`.
+    pub selector: String,
+    pub purposes: Vec<FormPurpose>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FormPurpose {
+    pub id: String,
+    /// Plain words, one purpose: "Send me the ACME newsletter by email".
+    pub label: String,
+    /// The form cannot be sent without it (e.g. the newsletter signup itself);
+    /// optional purposes never block.
+    pub required: bool,
+}
+
+/// Every text the widget shows. Defaults are English; each can be replaced.
+#[derive(Debug, Clone)]
+pub struct Texts {
+    pub banner_title: String,
+    pub banner_description: String,
+    pub accept_all: String,
+    pub reject_all: String,
+    pub customize: String,
+    pub preferences_title: String,
+    pub preferences_description: String,
+    pub save: String,
+    pub close: String,
+    pub privacy_policy: String,
+    pub reopen: String,
+    pub always_on: String,
+    pub cookie_name: String,
+    pub cookie_provider: String,
+    pub cookie_purpose: String,
+    pub cookie_duration: String,
+    pub form_required: String,
+    pub embed_blocked: String,
+    pub embed_load: String,
+    pub gpc_honoured: String,
+}
+
+impl Default for Texts {
+    fn default() -> Self {
+        let t = |s: &str| s.to_owned();
+        Texts {
+            banner_title: t("We value your privacy"),
+            banner_description: t("We use cookies that are strictly necessary to run this site. With your permission we would also like to use optional cookies to understand how the site is used and to show relevant content. You can change your choice at any time."),
+            accept_all: t("Accept all"),
+            reject_all: t("Reject all"),
+            customize: t("Customize"),
+            preferences_title: t("Privacy preferences"),
+            preferences_description: t("Choose which optional cookies we may use. Nothing optional is on until you turn it on."),
+            save: t("Save choices"),
+            close: t("Close"),
+            privacy_policy: t("Privacy policy"),
+            reopen: t("Privacy settings"),
+            always_on: t("Always on"),
+            cookie_name: t("Name"),
+            cookie_provider: t("Provider"),
+            cookie_purpose: t("Purpose"),
+            cookie_duration: t("Duration"),
+            form_required: t("Please tick this box to continue."),
+            embed_blocked: t("This content is hosted by {provider}, which may set cookies. It loads only if you allow {category} cookies."),
+            embed_load: t("Allow and load"),
+            gpc_honoured: t("Your browser's Global Privacy Control signal is honoured: optional cookies for sale or sharing stay off."),
+        }
+    }
+}
+
+/// A config problem, printed as `consentry: config.<path>: <reason>` so the
+/// site owner knows which field to fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub path: String,
+    pub reason: String,
+}
+
+impl ConfigError {
+    fn at(path: String, reason: &str) -> Self {
+        ConfigError { path, reason: reason.to_owned() }
+    }
+
+    /// The one line the console shows.
+    pub fn message(&self) -> String {
+        let mut m = String::from("consentry: config");
+        if !self.path.is_empty() {
+            m.push('.');
+            m.push_str(&self.path);
+        }
+        m.push_str(": ");
+        m.push_str(&self.reason);
+        m
+    }
+}
+
+impl Config {
+    /// Reads a config from JSON text (the inline script, the fetched file,
+    /// or `JSON.stringify` of the object given to `init`) and checks it.
+    pub fn parse(text: &str) -> Result<Config, ConfigError> {
+        let value = json::parse(text).map_err(|e| {
+            let mut reason = String::from("not valid JSON: ");
+            reason.push_str(e.reason);
+            reason.push_str(" at byte ");
+            push_num(&mut reason, e.offset as u64);
+            ConfigError { path: String::new(), reason }
+        })?;
+        Config::from_json(&value)
+    }
+
+    pub fn from_json(value: &Json) -> Result<Config, ConfigError> {
+        let o = Fields::new(value, String::new(), &[
+            "$schema", "id", "revision", "language", "privacyPolicyUrl", "policyVersion", "controller",
+            "endpoint", "lifetimeMonths", "cookie", "reopenButton", "texts", "categories", "forms", "theme",
+        ])?;
+        let _ = o.str("$schema")?;
+        let controller = match o.obj("controller", &["name", "contact"])? {
+            Some(c) => Some(Controller { name: c.req_str("name")?, contact: c.str("contact")? }),
+            None => None,
+        };
+        let cookie = match o.obj("cookie", &["domain", "path"])? {
+            Some(c) => CookieOptions { domain: c.str("domain")?, path: c.str("path")? },
+            None => CookieOptions::default(),
+        };
+        let mut categories = Vec::new();
+        for (i, item) in o.arr("categories")?.iter().enumerate() {
+            let c = Fields::new(item, o.index("categories", i), &[
+                "id", "title", "description", "necessary", "gpc", "cookies",
+            ])?;
+            let mut cookies = Vec::new();
+            for (j, k) in c.arr("cookies")?.iter().enumerate() {
+                let k = Fields::new(k, c.index("cookies", j), &["name", "provider", "purpose", "duration"])?;
+                cookies.push(CookieInfo {
+                    name: k.req_str("name")?,
+                    provider: k.req_str("provider")?,
+                    purpose: k.req_str("purpose")?,
+                    duration: k.req_str("duration")?,
+                });
+            }
+            categories.push(Category {
+                id: c.req_str("id")?,
+                title: c.req_str("title")?,
+                description: c.str("description")?.unwrap_or_default(),
+                necessary: c.bool("necessary")?.unwrap_or(false),
+                gpc: c.bool("gpc")?.unwrap_or(false),
+                cookies,
+            });
+        }
+        if o.get("categories").is_none() {
+            return Err(ConfigError::at(o.path("categories"), "is required"));
+        }
+        let mut forms = Vec::new();
+        for (i, item) in o.arr("forms")?.iter().enumerate() {
+            let f = Fields::new(item, o.index("forms", i), &["selector", "purposes"])?;
+            let mut purposes = Vec::new();
+            for (j, p) in f.arr("purposes")?.iter().enumerate() {
+                let p = Fields::new(p, f.index("purposes", j), &["id", "label", "required"])?;
+                purposes.push(FormPurpose {
+                    id: p.req_str("id")?,
+                    label: p.req_str("label")?,
+                    required: p.bool("required")?.unwrap_or(false),
+                });
+            }
+            forms.push(Form { selector: f.req_str("selector")?, purposes });
+        }
+        let mut theme = Vec::new();
+        if let Some(t) = o.get("theme") {
+            let Json::Obj(props) = t else { return Err(type_error(o.path("theme"), "an object", t)) };
+            for (name, v) in props {
+                let Json::Str(v) = v else { return Err(type_error(o.path("theme").join_key(name), "a string", v)) };
+                theme.push((name.clone(), v.clone()));
+            }
+        }
+        let config = Config {
+            schema: None,
+            id: o.req_str("id")?,
+            revision: o.u32("revision")?.unwrap_or(1),
+            language: o.str("language")?.unwrap_or_else(|| "en".to_owned()),
+            privacy_policy_url: o.req_str("privacyPolicyUrl")?,
+            policy_version: o.str("policyVersion")?,
+            controller,
+            endpoint: o.str("endpoint")?,
+            lifetime_months: o.u32("lifetimeMonths")?.unwrap_or(DEFAULT_LIFETIME_MONTHS),
+            cookie,
+            reopen_button: o.bool("reopenButton")?.unwrap_or(true),
+            texts: texts(&o)?,
+            categories,
+            forms,
+            theme,
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The rules of a usable, lawful config. Returns the first problem found.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let e = |path: &str, reason: &str| Err(ConfigError::at(path.to_owned(), reason));
+        if !is_valid_id(&self.id) {
+            return e("id", "must be 1-64 letters, digits, '-' or '_'");
+        }
+        if !is_http_url(&self.privacy_policy_url) {
+            return e("privacyPolicyUrl", "must be an http(s) URL");
+        }
+        if let Some(endpoint) = &self.endpoint {
+            if !is_http_url(endpoint) {
+                return e("endpoint", "must be an http(s) URL");
+            }
+        }
+        if self.lifetime_months == 0 || self.lifetime_months > MAX_LIFETIME_MONTHS {
+            return e("lifetimeMonths", "must be between 1 and 13 months");
+        }
+        if self.categories.is_empty() {
+            return e("categories", "must list at least one category");
+        }
+        let mut seen: Vec<&str> = Vec::new();
+        for (i, cat) in self.categories.iter().enumerate() {
+            let at = |field: &str| indexed("categories", i, field);
+            if !is_valid_id(&cat.id) {
+                return Err(ConfigError::at(at("id"), "must be 1-64 letters, digits, '-' or '_'"));
+            }
+            if seen.contains(&cat.id.as_str()) {
+                return Err(ConfigError::at(at("id"), "duplicate id"));
+            }
+            seen.push(&cat.id);
+            if cat.title.trim().is_empty() {
+                return Err(ConfigError::at(at("title"), "must not be empty"));
+            }
+            if cat.necessary && cat.gpc {
+                return Err(ConfigError::at(at("gpc"), "a necessary category cannot be refused by Global Privacy Control"));
+            }
+        }
+        let mut purposes: Vec<&str> = Vec::new();
+        for (i, form) in self.forms.iter().enumerate() {
+            if form.selector.trim().is_empty() {
+                return Err(ConfigError::at(indexed("forms", i, "selector"), "must not be empty"));
+            }
+            if form.purposes.is_empty() {
+                return Err(ConfigError::at(indexed("forms", i, "purposes"), "must list at least one purpose"));
+            }
+            for (j, p) in form.purposes.iter().enumerate() {
+                let mut at = indexed("forms", i, "purposes");
+                at.push('[');
+                push_num(&mut at, j as u64);
+                at.push(']');
+                if !is_valid_id(&p.id) {
+                    at.push_str(".id");
+                    return Err(ConfigError::at(at, "must be 1-64 letters, digits, '-' or '_'"));
+                }
+                if purposes.contains(&p.id.as_str()) {
+                    at.push_str(".id");
+                    return Err(ConfigError::at(at, "duplicate purpose id"));
+                }
+                purposes.push(&p.id);
+                if p.label.trim().is_empty() {
+                    at.push_str(".label");
+                    return Err(ConfigError::at(at, "must not be empty"));
+                }
+            }
+        }
+        for (name, value) in &self.theme {
+            let mut at = String::from("theme.");
+            at.push_str(name);
+            if !name.starts_with("--consentry-") || !name.bytes().skip(2).all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+                return Err(ConfigError::at(at, "only --consentry-* custom properties can be set"));
+            }
+            if value.as_bytes().windows(4).any(|w| w.eq_ignore_ascii_case(b"url(")) || value.bytes().any(|b| matches!(b, b';' | b'{' | b'}' | b'<' | b'\\')) {
+                return Err(ConfigError::at(at, "must be a plain CSS value (a colour, length or font list)"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The categories a visitor can choose (everything but necessary).
+    pub fn optional_categories(&self) -> impl Iterator<Item = &Category> {
+        self.categories.iter().filter(|c| !c.necessary)
+    }
+
+    pub fn category(&self, id: &str) -> Option<&Category> {
+        self.categories.iter().find(|c| c.id == id)
+    }
+
+    /// Consent lifetime in milliseconds (a month counted as 1/12 of a
+    /// Gregorian year, so 13 months never exceeds 13 calendar months).
+    pub fn lifetime_ms(&self) -> f64 {
+        self.lifetime_months as f64 * 30.436_875 * 86_400_000.0
+    }
+}
+
+fn indexed(list: &str, i: usize, field: &str) -> String {
+    let mut s = String::from(list);
+    s.push('[');
+    push_num(&mut s, i as u64);
+    s.push_str("].");
+    s.push_str(field);
+    s
+}
+
+/// Appends a decimal number without the `format!` machinery (wasm size).
+pub fn push_num(out: &mut String, n: u64) {
+    let mut div = 1u64;
+    while n / div >= 10 {
+        div *= 10;
+    }
+    while div > 0 {
+        out.push(char::from(b'0' + (n / div % 10) as u8));
+        div /= 10;
+    }
+}
+
+pub fn is_valid_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Only absolute http(s) URLs, or site-relative paths ("/privacy"), may become
+/// a link or an endpoint: never `javascript:`, `data:` or protocol-relative.
+pub fn is_http_url(url: &str) -> bool {
+    let u = url.trim();
+    if u.len() != url.len() || u.is_empty() || u.bytes().any(|b| b.is_ascii_control() || b == b' ') {
+        return false;
+    }
+    let lower = u.get(..8).unwrap_or(u).to_ascii_lowercase();
+    if lower.starts_with("https://") || lower.starts_with("http://") {
+        let scheme_len = if lower.starts_with("https://") { 8 } else { 7 };
+        return u.get(scheme_len..).is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/'));
+    }
+    u.starts_with('/') && !u.starts_with("//") && !u.starts_with("/\\")
+}
+
+fn texts(o: &Fields<'_>) -> Result<Texts, ConfigError> {
+    let mut t = Texts::default();
+    let Some(f) = o.obj("texts", TEXT_KEYS)? else { return Ok(t) };
+    let slots: [&mut String; 20] = [
+        &mut t.banner_title, &mut t.banner_description, &mut t.accept_all, &mut t.reject_all, &mut t.customize,
+        &mut t.preferences_title, &mut t.preferences_description, &mut t.save, &mut t.close,
+        &mut t.privacy_policy, &mut t.reopen, &mut t.always_on, &mut t.cookie_name, &mut t.cookie_provider,
+        &mut t.cookie_purpose, &mut t.cookie_duration, &mut t.form_required, &mut t.embed_blocked,
+        &mut t.embed_load, &mut t.gpc_honoured,
+    ];
+    for (key, slot) in TEXT_KEYS.iter().zip(slots) {
+        if let Some(v) = f.str(key)? {
+            *slot = v;
+        }
+    }
+    Ok(t)
+}
+
+/// In the same order as the `slots` in `texts`.
+const TEXT_KEYS: &[&str] = &[
+    "bannerTitle", "bannerDescription", "acceptAll", "rejectAll", "customize", "preferencesTitle",
+    "preferencesDescription", "save", "close", "privacyPolicy", "reopen", "alwaysOn", "cookieName",
+    "cookieProvider", "cookiePurpose", "cookieDuration", "formRequired", "embedBlocked", "embedLoad",
+    "gpcHonoured",
+];
+
+/// One JSON object being read, with its path for errors. Unknown keys are
+/// refused up front: a typo ("privacyPolicyURL") must not pass silently.
+struct Fields<'a> {
+    fields: &'a [(String, Json)],
+    path: String,
+}
+
+trait JoinKey {
+    fn join_key(self, key: &str) -> String;
+}
+
+impl JoinKey for String {
+    fn join_key(mut self, key: &str) -> String {
+        if !self.is_empty() {
+            self.push('.');
+        }
+        self.push_str(key);
+        self
+    }
+}
+
+fn type_error(path: String, expected: &str, got: &Json) -> ConfigError {
+    let mut reason = String::from("must be ");
+    reason.push_str(expected);
+    reason.push_str(", not ");
+    reason.push_str(got.kind());
+    ConfigError { path, reason }
+}
+
+impl<'a> Fields<'a> {
+    fn new(value: &'a Json, path: String, allowed: &[&str]) -> Result<Fields<'a>, ConfigError> {
+        let Json::Obj(fields) = value else { return Err(type_error(path, "an object", value)) };
+        for (k, _) in fields {
+            if !allowed.contains(&k.as_str()) {
+                let mut reason = String::from("unknown field; expected one of: ");
+                reason.push_str(&allowed.join(", "));
+                return Err(ConfigError { path: path.join_key(k), reason });
+            }
+        }
+        Ok(Fields { fields, path })
+    }
+
+    fn path(&self, key: &str) -> String {
+        self.path.clone().join_key(key)
+    }
+
+    fn index(&self, key: &str, i: usize) -> String {
+        let mut p = self.path(key);
+        p.push('[');
+        push_num(&mut p, i as u64);
+        p.push(']');
+        p
+    }
+
+    /// `null` counts as absent, as `undefined` does in JS.
+    fn get(&self, key: &str) -> Option<&'a Json> {
+        self.fields.iter().find(|(k, _)| k == key).map(|(_, v)| v).filter(|v| **v != Json::Null)
+    }
+
+    fn str(&self, key: &str) -> Result<Option<String>, ConfigError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Json::Str(s)) => Ok(Some(s.clone())),
+            Some(v) => Err(type_error(self.path(key), "a string", v)),
+        }
+    }
+
+    fn req_str(&self, key: &str) -> Result<String, ConfigError> {
+        self.str(key)?.ok_or_else(|| ConfigError::at(self.path(key), "is required"))
+    }
+
+    fn u32(&self, key: &str) -> Result<Option<u32>, ConfigError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) => v.as_u32().map(Some).ok_or_else(|| type_error(self.path(key), "a whole number", v)),
+        }
+    }
+
+    fn bool(&self, key: &str) -> Result<Option<bool>, ConfigError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Json::Bool(b)) => Ok(Some(*b)),
+            Some(v) => Err(type_error(self.path(key), "true or false", v)),
+        }
+    }
+
+    fn arr(&self, key: &str) -> Result<&'a [Json], ConfigError> {
+        match self.get(key) {
+            None => Ok(&[]),
+            Some(Json::Arr(items)) => Ok(items),
+            Some(v) => Err(type_error(self.path(key), "an array", v)),
+        }
+    }
+
+    fn obj(&self, key: &str, allowed: &[&str]) -> Result<Option<Fields<'a>>, ConfigError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) => Fields::new(v, self.path(key), allowed).map(Some),
+        }
+    }
+}

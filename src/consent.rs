@@ -1,0 +1,348 @@
+//! The consent model: what a visitor chose, how it is stored in the
+//! `consentry` cookie, and when to ask again. Pure, no `web_sys`.
+//!
+//! The cookie value is a small query string a site's server can parse with
+//! any standard library:
+//!
+//! ```text
+//! consentry=v=1&r=3&t=1763900000&e=1779900000&c=necessary|analytics&id=<receipt id>
+//! ```
+//!
+//! `r` is the config revision, `t`/`e` the time of the choice and its expiry
+//! (Unix seconds), `c` the granted category ids, `id` the latest receipt id
+//! (empty until receipts are on).
+
+use crate::config::{push_num, Config};
+
+pub const COOKIE_NAME: &str = "consentry";
+const FORMAT_VERSION: &str = "1";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConsentState {
+    pub revision: u32,
+    /// Granted category ids, necessary ones included, in config order.
+    pub granted: Vec<String>,
+    /// Unix seconds.
+    pub given_at: u64,
+    pub expires_at: u64,
+    pub receipt_id: String,
+}
+
+/// What the visitor (or the site's code) asked for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Choice {
+    AcceptAll,
+    RejectAll,
+    /// Exactly these optional categories; unknown ids are ignored.
+    Only(Vec<String>),
+}
+
+/// How the choice was made, as the receipt records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    AcceptAll,
+    RejectAll,
+    SavePreferences,
+    FormSubmit,
+    Api,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::AcceptAll => "accept_all",
+            Method::RejectAll => "reject_all",
+            Method::SavePreferences => "save_preferences",
+            Method::FormSubmit => "form_submit",
+            Method::Api => "api",
+        }
+    }
+}
+
+/// Whether the choice is a first answer, a change, or takes something back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Grant,
+    Update,
+    Withdraw,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Grant => "grant",
+            Action::Update => "update",
+            Action::Withdraw => "withdraw",
+        }
+    }
+}
+
+/// The difference between two states, for the page: what to release, what
+/// to clean up.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Change {
+    pub newly_granted: Vec<String>,
+    pub newly_refused: Vec<String>,
+}
+
+impl ConsentState {
+    pub fn is_granted(&self, id: &str) -> bool {
+        self.granted.iter().any(|g| g == id)
+    }
+
+    /// The cookie value (see the module docs).
+    pub fn encode(&self) -> String {
+        let mut s = String::with_capacity(96);
+        s.push_str("v=");
+        s.push_str(FORMAT_VERSION);
+        s.push_str("&r=");
+        push_num(&mut s, self.revision as u64);
+        s.push_str("&t=");
+        push_num(&mut s, self.given_at);
+        s.push_str("&e=");
+        push_num(&mut s, self.expires_at);
+        s.push_str("&c=");
+        for (i, id) in self.granted.iter().enumerate() {
+            if i > 0 {
+                s.push('|');
+            }
+            s.push_str(id);
+        }
+        s.push_str("&id=");
+        s.push_str(&self.receipt_id);
+        s
+    }
+
+    /// Reads a cookie value; anything malformed is "no stored consent".
+    pub fn decode(value: &str) -> Option<ConsentState> {
+        let (mut v, mut r, mut t, mut e, mut c, mut id) = (None, None, None, None, None, None);
+        for pair in value.split('&') {
+            let (k, val) = pair.split_once('=')?;
+            match k {
+                "v" => v = Some(val),
+                "r" => r = Some(val.parse::<u32>().ok()?),
+                "t" => t = Some(val.parse::<u64>().ok()?),
+                "e" => e = Some(val.parse::<u64>().ok()?),
+                "c" => c = Some(val),
+                "id" => id = Some(val),
+                _ => {}
+            }
+        }
+        if v? != FORMAT_VERSION {
+            return None;
+        }
+        let granted: Vec<String> =
+            c?.split('|').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+        if granted.iter().any(|g| !crate::config::is_valid_id(g)) {
+            return None;
+        }
+        let id = id.unwrap_or("");
+        if !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            return None;
+        }
+        Some(ConsentState { revision: r?, granted, given_at: t?, expires_at: e?, receipt_id: id.to_owned() })
+    }
+
+    /// A stored choice is used only if it answers this config revision and
+    /// has not expired (rule 9).
+    pub fn is_current(&self, config: &Config, now: u64) -> bool {
+        self.revision == config.revision && now < self.expires_at && self.expires_at > self.given_at
+    }
+}
+
+/// The state a choice leads to. Necessary categories are always granted.
+/// With Global Privacy Control on (rule 10), "Accept all" leaves the
+/// categories marked `gpc` refused; only ticking one explicitly grants it.
+pub fn resolve(config: &Config, choice: &Choice, gpc: bool, now: u64) -> ConsentState {
+    let granted = config
+        .categories
+        .iter()
+        .filter(|c| match choice {
+            _ if c.necessary => true,
+            Choice::AcceptAll => !(gpc && c.gpc),
+            Choice::RejectAll => false,
+            Choice::Only(ids) => ids.iter().any(|id| *id == c.id),
+        })
+        .map(|c| c.id.clone())
+        .collect();
+    let lifetime_s = (config.lifetime_ms() / 1000.0) as u64;
+    ConsentState {
+        revision: config.revision,
+        granted,
+        given_at: now,
+        expires_at: now + lifetime_s,
+        receipt_id: String::new(),
+    }
+}
+
+/// Compares against the previous state; with none, every optional category
+/// not granted counts as refused (its cookies may predate the banner).
+pub fn change(config: &Config, previous: Option<&ConsentState>, next: &ConsentState) -> Change {
+    let mut out = Change::default();
+    for c in config.optional_categories() {
+        let was = previous.is_some_and(|p| p.is_granted(&c.id));
+        let now = next.is_granted(&c.id);
+        if now && !was {
+            out.newly_granted.push(c.id.clone());
+        } else if !now && (was || previous.is_none()) {
+            out.newly_refused.push(c.id.clone());
+        }
+    }
+    out
+}
+
+/// First answer = grant; taking back anything without granting anything new
+/// = withdraw; any other change = update.
+pub fn action(previous: Option<&ConsentState>, change: &Change) -> Action {
+    match previous {
+        None => Action::Grant,
+        Some(_) if !change.newly_refused.is_empty() && change.newly_granted.is_empty() => Action::Withdraw,
+        Some(_) => Action::Update,
+    }
+}
+
+/// Does a cookie name match a disclosure entry (`_ga` or `_ga_*`)?
+pub fn cookie_matches(pattern: &str, name: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => name.starts_with(prefix),
+        None => pattern == name,
+    }
+}
+
+/// Every Domain attribute a cookie of this page could have been set with:
+/// none (host-only), then the host and each parent domain, with and without
+/// the leading dot. Deleting needs the exact one, so we try them all.
+pub fn domain_variants(hostname: &str) -> Vec<String> {
+    let mut out = vec![String::new()];
+    // An IP address has no parent domains (and takes no Domain attribute).
+    let is_ip = hostname.contains(':') || hostname.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+    if hostname.is_empty() || is_ip {
+        return out;
+    }
+    let mut rest = hostname;
+    loop {
+        out.push(rest.to_owned());
+        let mut dotted = String::from(".");
+        dotted.push_str(rest);
+        out.push(dotted);
+        match rest.split_once('.') {
+            Some((_, parent)) if parent.contains('.') => rest = parent,
+            _ => break,
+        }
+    }
+    out
+}
+
+/// "/" and every prefix of the page's path, for the same reason.
+pub fn path_variants(pathname: &str) -> Vec<String> {
+    let mut out = vec![String::from("/")];
+    let mut acc = String::new();
+    for seg in pathname.split('/').filter(|s| !s.is_empty()) {
+        acc.push('/');
+        acc.push_str(seg);
+        out.push(acc.clone());
+        let mut slash = acc.clone();
+        slash.push('/');
+        out.push(slash);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> Config {
+        let json = serde_json::json!({
+            "id": "t", "revision": 2, "privacyPolicyUrl": "https://x.example/privacy",
+            "categories": [
+                {"id": "necessary", "title": "Necessary", "necessary": true},
+                {"id": "analytics", "title": "Analytics"},
+                {"id": "marketing", "title": "Marketing", "gpc": true}
+            ]
+        });
+        Config::parse(&json.to_string()).expect("valid config")
+    }
+
+    #[test]
+    fn rejecting_all_keeps_only_necessary() {
+        let s = resolve(&config(), &Choice::RejectAll, false, 100);
+        assert_eq!(s.granted, ["necessary"]);
+    }
+
+    #[test]
+    fn choosing_some_grants_exactly_those_and_ignores_unknown_ids() {
+        let s = resolve(&config(), &Choice::Only(vec!["marketing".into(), "nope".into()]), false, 100);
+        assert_eq!(s.granted, ["necessary", "marketing"]);
+    }
+
+    #[test]
+    fn cookie_value_round_trips_and_uses_only_cookie_safe_bytes() {
+        let mut s = resolve(&config(), &Choice::AcceptAll, false, 1_763_900_000);
+        s.receipt_id = "0b6c2a1e-8f7d-4c3b-9a1e-2f3d4c5b6a79".into();
+        let v = s.encode();
+        assert!(v.bytes().all(|b| b > 0x20 && b < 0x7f && b != b';' && b != b',' && b != b'"' && b != b'\\'));
+        assert_eq!(ConsentState::decode(&v), Some(s));
+    }
+
+    #[test]
+    fn malformed_cookie_means_no_stored_consent() {
+        for bad in ["", "v=2&r=1&t=1&e=2&c=a&id=", "v=1&r=x&t=1&e=2&c=a", "v=1&r=1&t=1&e=2&c=<b>", "garbage"] {
+            assert_eq!(ConsentState::decode(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_new_revision_or_expiry_asks_again() {
+        let c = config();
+        let s = resolve(&c, &Choice::AcceptAll, false, 1000);
+        assert!(s.is_current(&c, 1001));
+        assert!(!s.is_current(&c, s.expires_at));
+        let mut newer = c.clone();
+        newer.revision = 3;
+        assert!(!s.is_current(&newer, 1001));
+    }
+
+    #[test]
+    fn global_privacy_control_keeps_sharing_categories_out_of_accept_all() {
+        let c = config();
+        assert_eq!(resolve(&c, &Choice::AcceptAll, true, 1).granted, ["necessary", "analytics"]);
+        let explicit = Choice::Only(vec!["marketing".into()]);
+        assert_eq!(resolve(&c, &explicit, true, 1).granted, ["necessary", "marketing"]);
+    }
+
+    #[test]
+    fn default_lifetime_is_six_months() {
+        let s = resolve(&config(), &Choice::AcceptAll, false, 0);
+        let days = s.expires_at / 86_400;
+        assert!((181..=183).contains(&days), "{days}");
+    }
+
+    #[test]
+    fn withdrawing_is_recognised_and_lists_what_to_clean() {
+        let c = config();
+        let before = resolve(&c, &Choice::AcceptAll, false, 1);
+        let after = resolve(&c, &Choice::RejectAll, false, 2);
+        let ch = change(&c, Some(&before), &after);
+        assert_eq!(ch.newly_refused, ["analytics", "marketing"]);
+        assert_eq!(action(Some(&before), &ch), Action::Withdraw);
+        assert_eq!(action(None, &change(&c, None, &after)), Action::Grant);
+    }
+
+    #[test]
+    fn cookie_patterns_match_families() {
+        assert!(cookie_matches("_ga_*", "_ga_ABC123"));
+        assert!(cookie_matches("_ga", "_ga"));
+        assert!(!cookie_matches("_ga", "_gat"));
+    }
+
+    #[test]
+    fn domain_and_path_variants_cover_parents() {
+        assert_eq!(domain_variants("www.shop.example.com"), [
+            "", "www.shop.example.com", ".www.shop.example.com", "shop.example.com", ".shop.example.com",
+            "example.com", ".example.com"
+        ]);
+        assert_eq!(domain_variants("127.0.0.1"), [""]);
+        assert_eq!(path_variants("/a/b"), ["/", "/a", "/a/", "/a/b", "/a/b/"]);
+    }
+}

@@ -1,0 +1,114 @@
+//! `document.cookie`: reading the `consentry` cookie, writing it, and
+//! deleting the cookies of refused categories. Any failure (sandboxed
+//! iframe, cookies disabled) means "no stored consent", never a crash.
+
+use wasm_bindgen::JsCast;
+use web_sys::HtmlDocument;
+
+use crate::config::{push_num, Config};
+use crate::consent::{cookie_matches, domain_variants, path_variants, ConsentState, COOKIE_NAME};
+use crate::ui::dom::document;
+
+fn html_doc() -> Option<HtmlDocument> {
+    document().dyn_into::<HtmlDocument>().ok()
+}
+
+/// Every `name=value` pair the page can see.
+fn read_all() -> String {
+    html_doc().and_then(|d| d.cookie().ok()).unwrap_or_default()
+}
+
+fn write(line: &str) {
+    if let Some(d) = html_doc() {
+        let _ = d.set_cookie(line);
+    }
+}
+
+pub fn load_state() -> Option<ConsentState> {
+    read_all().split(';').find_map(|pair| {
+        let (k, v) = pair.trim().split_once('=')?;
+        if k != COOKIE_NAME {
+            return None;
+        }
+        let decoded = js_sys::decode_uri_component(v).ok()?.as_string()?;
+        ConsentState::decode(&decoded)
+    })
+}
+
+fn is_https() -> bool {
+    web_sys::window().and_then(|w| w.location().protocol().ok()).is_some_and(|p| p == "https:")
+}
+
+pub fn save_state(config: &Config, state: &ConsentState, now: u64) {
+    let mut line = String::from(COOKIE_NAME);
+    line.push('=');
+    // Every byte of `encode()` is cookie-safe already; no escaping needed.
+    line.push_str(&state.encode());
+    line.push_str(";path=");
+    line.push_str(config.cookie.path.as_deref().unwrap_or("/"));
+    if let Some(domain) = &config.cookie.domain {
+        line.push_str(";domain=");
+        line.push_str(domain);
+    }
+    line.push_str(";max-age=");
+    push_num(&mut line, state.expires_at.saturating_sub(now));
+    line.push_str(";samesite=lax");
+    if is_https() {
+        line.push_str(";secure");
+    }
+    write(&line);
+}
+
+pub fn forget_state(config: &Config) {
+    let mut line = String::from(COOKIE_NAME);
+    line.push_str("=;max-age=0;path=");
+    line.push_str(config.cookie.path.as_deref().unwrap_or("/"));
+    if let Some(domain) = &config.cookie.domain {
+        line.push_str(";domain=");
+        line.push_str(domain);
+    }
+    write(&line);
+}
+
+/// Deletes every cookie the page can see that the given categories disclose.
+/// A cookie is deleted only with the exact Domain and Path it was set with,
+/// which the page cannot read, so every variant is tried.
+pub fn clear_categories(config: &Config, categories: &[String]) {
+    let patterns: Vec<&str> = config
+        .categories
+        .iter()
+        .filter(|c| !c.necessary && categories.contains(&c.id))
+        .flat_map(|c| c.cookies.iter().map(|k| k.name.as_str()))
+        .collect();
+    if patterns.is_empty() {
+        return;
+    }
+    let all = read_all();
+    let names: Vec<&str> = all
+        .split(';')
+        .filter_map(|p| p.trim().split_once('=').map(|(k, _)| k))
+        .filter(|n| *n != COOKIE_NAME && patterns.iter().any(|p| cookie_matches(p, n)))
+        .collect();
+    if names.is_empty() {
+        return;
+    }
+    let Some(location) = web_sys::window().map(|w| w.location()) else { return };
+    let host = location.hostname().unwrap_or_default();
+    let path = location.pathname().unwrap_or_default();
+    let domains = domain_variants(&host);
+    let paths = path_variants(&path);
+    for name in names {
+        for d in &domains {
+            for p in &paths {
+                let mut line = String::from(name);
+                line.push_str("=;expires=Thu, 01 Jan 1970 00:00:00 GMT;max-age=0;path=");
+                line.push_str(p);
+                if !d.is_empty() {
+                    line.push_str(";domain=");
+                    line.push_str(d);
+                }
+                write(&line);
+            }
+        }
+    }
+}

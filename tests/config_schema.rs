@@ -1,0 +1,108 @@
+//! The site config, checked two ways: the example configs (which are also
+//! the demo's and the docs' configs) must pass both the JSON Schema, with a
+//! real validator, and the widget's own Rust checks; and every kind of bad
+//! config must be refused by the widget with the field path named.
+#![cfg(not(target_arch = "wasm32"))]
+
+use std::path::Path;
+
+use consentry::config::Config;
+use serde_json::{json, Value};
+
+fn read(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path).expect("read fixture");
+    serde_json::from_str(&text).expect("fixture is JSON")
+}
+
+fn schema_validator() -> (boon::Schemas, boon::SchemaIndex) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("pkg-config");
+    let mut schemas = boon::Schemas::new();
+    let mut compiler = boon::Compiler::new();
+    let schema = read(&dir.join("consentry.schema.json"));
+    compiler.add_resource("consentry.schema.json", schema).expect("add schema");
+    let index = compiler.compile("consentry.schema.json", &mut schemas).expect("schema compiles");
+    (schemas, index)
+}
+
+fn examples() -> Vec<(String, Value)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("pkg-config/examples");
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("examples dir") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "json") {
+            out.push((path.display().to_string(), read(&path)));
+        }
+    }
+    assert!(out.len() >= 2, "example configs missing");
+    out
+}
+
+fn widget_error(config: Value) -> String {
+    match Config::parse(&config.to_string()) {
+        Ok(_) => String::from("(accepted)"),
+        Err(e) => e.message(),
+    }
+}
+
+fn landing() -> Value {
+    read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("pkg-config/examples/landing.json"))
+}
+
+#[test]
+fn every_example_config_passes_the_schema_and_the_widget() {
+    let (schemas, index) = schema_validator();
+    for (name, config) in examples() {
+        if let Err(e) = schemas.validate(&config, index) {
+            panic!("{name} fails the schema: {e}");
+        }
+        if let Err(e) = Config::parse(&config.to_string()) {
+            panic!("{name} fails the widget: {}", e.message());
+        }
+    }
+}
+
+#[test]
+fn defaults_are_the_texts_a_visitor_expects() {
+    let c = Config::parse(&landing().to_string()).expect("valid");
+    assert_eq!(c.texts.accept_all, "Accept all");
+    assert_eq!(c.texts.reject_all, "Reject all");
+    assert_eq!(c.texts.customize, "Customize");
+    assert_eq!(c.texts.save, "Save choices");
+    assert_eq!(c.texts.reopen, "Privacy settings");
+    assert!(c.reopen_button);
+}
+
+/// (what to change, the error the site owner must see). Each bad config is
+/// also refused by the schema unless the schema cannot express the rule.
+#[test]
+fn bad_configs_are_refused_with_the_field_named() {
+    let (schemas, index) = schema_validator();
+    type Mutate = fn(&mut Value);
+    let cases: Vec<(Mutate, &str, bool)> = vec![
+        (|c| c["colour"] = json!("red"), "consentry: config.colour: unknown field; expected one of: $schema, id,", true),
+        (|c| c["revision"] = json!("two"), "consentry: config.revision: must be a whole number, not a string", true),
+        (|c| { c.as_object_mut().map(|o| o.remove("privacyPolicyUrl")); }, "consentry: config.privacyPolicyUrl: is required", true),
+        (|c| c["privacyPolicyUrl"] = json!("javascript:alert(1)"), "consentry: config.privacyPolicyUrl: must be an http(s) URL", true),
+        (|c| c["privacyPolicyUrl"] = json!("//evil.example/privacy"), "consentry: config.privacyPolicyUrl: must be an http(s) URL", true),
+        (|c| c["endpoint"] = json!("data:text/plain,hi"), "consentry: config.endpoint: must be an http(s) URL", true),
+        (|c| c["lifetimeMonths"] = json!(14), "consentry: config.lifetimeMonths: must be between 1 and 13 months", true),
+        (|c| c["lifetimeMonths"] = json!(0), "consentry: config.lifetimeMonths: must be between 1 and 13 months", true),
+        (|c| c["categories"][2]["id"] = json!("analytics"), "consentry: config.categories[2].id: duplicate id", false),
+        (|c| c["categories"][1]["id"] = json!("has space"), "consentry: config.categories[1].id: must be 1-64 letters", true),
+        (|c| c["categories"][1]["cookies"][0]["provider"] = json!(7), "consentry: config.categories[1].cookies[0].provider: must be a string, not a number", true),
+        (|c| c["categories"][0]["gpc"] = json!(true), "consentry: config.categories[0].gpc: a necessary category cannot be refused", false),
+        (|c| c["categories"] = json!([]), "consentry: config.categories: must list at least one category", true),
+        (|c| c["forms"][0]["purposes"][1]["id"] = json!("newsletter"), "consentry: config.forms[0].purposes[1].id: duplicate purpose id", false),
+        (|c| c["forms"][0]["purposes"][0]["label"] = json!(""), "consentry: config.forms[0].purposes[0].label: must not be empty", true),
+        (|c| c["theme"] = json!({"color": "red"}), "consentry: config.theme.color: only --consentry-* custom properties", true),
+        (|c| c["theme"] = json!({"--consentry-bg": "url(https://tracker.example/p.gif)"}), "consentry: config.theme.--consentry-bg: must be a plain CSS value", false),
+        (|c| c["texts"]["acceptAll"] = json!(["Accept"]), "consentry: config.texts.acceptAll: must be a string, not an array", true),
+    ];
+    for (i, (mutate, expected, schema_catches)) in cases.into_iter().enumerate() {
+        let mut c = landing();
+        mutate(&mut c);
+        let got = widget_error(c.clone());
+        assert!(got.starts_with(expected), "case {i}: expected `{expected}…`, got `{got}`");
+        assert_eq!(schemas.validate(&c, index).is_err(), schema_catches, "case {i}: schema disagrees ({expected})");
+    }
+}
