@@ -26,6 +26,9 @@ pub mod config;
 pub mod consent;
 pub mod json;
 
+#[cfg(all(test, target_arch = "wasm32"))]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
 #[cfg(target_arch = "wasm32")]
 mod page;
 #[cfg(target_arch = "wasm32")]
@@ -240,7 +243,11 @@ mod web {
     /// Whether a category may run now.
     #[wasm_bindgen(js_name = isGranted)]
     pub fn is_granted(id: &str) -> bool {
-        with_widget(|w| w.state().is_some_and(|s| s.is_granted(id))).unwrap_or(false)
+        with_widget(|w| {
+            // Strictly necessary is on from the start: it needs no consent.
+            w.config().category(id).is_some_and(|c| c.necessary) || w.state().is_some_and(|s| s.is_granted(id))
+        })
+        .unwrap_or(false)
     }
 
     /// Calls `callback(detail)` on every change (`event` must be

@@ -168,9 +168,7 @@ impl Widget {
     pub fn choose(&mut self, choice: &Choice, method: Method) -> Outcome {
         let now = signals::now_s();
         let mut next = consent::resolve(&self.config, choice, self.gpc, now);
-        if let Some(prev) = &self.state {
-            next.receipt_id = prev.receipt_id.clone();
-        }
+        next.receipt_id = consent::uuid_v4(signals::random_bytes());
         let change = consent::change(&self.config, self.state.as_ref(), &next);
         let action = consent::action(self.state.as_ref(), &change);
         cookies::save_state(&self.config, &next, now);

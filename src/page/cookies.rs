@@ -112,3 +112,65 @@ pub fn clear_categories(config: &Config, categories: &[String]) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    use super::*;
+    use crate::consent::{resolve, Choice};
+
+    fn config() -> Config {
+        Config::parse(
+            r#"{"id":"t","privacyPolicyUrl":"/p","categories":[
+                {"id":"necessary","title":"N","necessary":true,
+                 "cookies":[{"name":"session","provider":"x","purpose":"x","duration":"x"}]},
+                {"id":"analytics","title":"A",
+                 "cookies":[{"name":"_ga_*","provider":"x","purpose":"x","duration":"x"}]}]}"#,
+        )
+        .expect("valid")
+    }
+
+    fn set(line: &str) {
+        write(line);
+    }
+
+    fn names() -> String {
+        read_all()
+    }
+
+    #[wasm_bindgen_test]
+    fn the_consent_cookie_round_trips_through_the_browser() {
+        let c = config();
+        let state = resolve(&c, &Choice::AcceptAll, false, 1_763_900_000);
+        save_state(&c, &state, 1_763_900_000);
+        assert_eq!(load_state(), Some(state));
+        forget_state(&c);
+        assert_eq!(load_state(), None);
+    }
+
+    #[wasm_bindgen_test]
+    fn refusing_a_category_deletes_its_cookies_on_every_path_but_spares_others() {
+        set("_ga_ONE=1;path=/");
+        let mut here = String::from("_ga_TWO=2;path=");
+        let path = web_sys::window().expect("window").location().pathname().expect("path");
+        here.push_str(&path);
+        set(&here);
+        set("session=keep;path=/");
+        assert!(names().contains("_ga_ONE") && names().contains("_ga_TWO"));
+        clear_categories(&config(), &["analytics".to_owned()]);
+        let left = names();
+        assert!(!left.contains("_ga_"), "left: {left}");
+        assert!(left.contains("session=keep"), "a necessary cookie was deleted: {left}");
+        set("session=;max-age=0;path=/");
+    }
+
+    #[wasm_bindgen_test]
+    fn a_garbled_consent_cookie_means_no_stored_consent() {
+        set("consentry=%E0%A4%A;path=/");
+        assert_eq!(load_state(), None);
+        set("consentry=v=1&r=1;path=/");
+        assert_eq!(load_state(), None);
+        set("consentry=;max-age=0;path=/");
+    }
+}

@@ -167,3 +167,58 @@ fn fill(template: &str, values: &[(&str, &str)]) -> String {
     out.push_str(rest);
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use wasm_bindgen::JsValue;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    use super::*;
+
+    fn state(granted: &[&str]) -> ConsentState {
+        ConsentState {
+            revision: 1,
+            granted: granted.iter().map(|s| (*s).to_owned()).collect(),
+            given_at: 1,
+            expires_at: 2,
+            receipt_id: String::new(),
+        }
+    }
+
+    fn gated(category: &str, flag: &str) -> Element {
+        let doc = document();
+        let s = el(&doc, "script", &[("type", "text/plain"), ("data-category", category)]);
+        let mut code = String::from("window.");
+        code.push_str(flag);
+        code.push_str(" = (window.");
+        code.push_str(flag);
+        code.push_str(" || 0) + 1;");
+        s.set_text_content(Some(&code));
+        let _ = doc.body().expect("body").append_child(&s);
+        s
+    }
+
+    fn count(flag: &str) -> f64 {
+        let w = web_sys::window().expect("window");
+        js_sys::Reflect::get(&w, &JsValue::from_str(flag)).ok().and_then(|v| v.as_f64()).unwrap_or(0.0)
+    }
+
+    #[wasm_bindgen_test]
+    fn granted_scripts_run_once_and_refused_ones_never() {
+        gated("stats", "statsRan");
+        gated("ads", "adsRan");
+        gated("!stats", "statsRefusedRan");
+        release_scripts(&state(&["necessary"]));
+        assert_eq!((count("statsRan"), count("adsRan"), count("statsRefusedRan")), (0.0, 0.0, 1.0));
+        release_scripts(&state(&["necessary", "stats"]));
+        release_scripts(&state(&["necessary", "stats"]));
+        assert_eq!((count("statsRan"), count("adsRan"), count("statsRefusedRan")), (1.0, 0.0, 1.0));
+    }
+
+    #[wasm_bindgen_test]
+    fn placeholder_texts_fill_known_names_and_keep_typos_visible() {
+        let values = [("provider", "VideoHost"), ("category", "Marketing")];
+        assert_eq!(fill("{provider} needs {category}.", &values), "VideoHost needs Marketing.");
+        assert_eq!(fill("{provder} {", &values), "{provder} {");
+    }
+}

@@ -38,6 +38,16 @@ fn iso(unix_s: u64) -> JsValue {
     js_sys::Date::new(&JsValue::from_f64(unix_s as f64 * 1000.0)).to_iso_string().into()
 }
 
+/// 16 bytes from the browser's CSPRNG (`crypto.getRandomValues`, which,
+/// unlike `randomUUID`, also works on plain-http pages).
+pub fn random_bytes() -> [u8; 16] {
+    let mut bytes = [0u8; 16];
+    if let Some(crypto) = web_sys::window().and_then(|w| w.crypto().ok()) {
+        let _ = crypto.get_random_values_with_u8_array(&mut bytes);
+    }
+    bytes
+}
+
 pub fn now_s() -> u64 {
     (js_sys::Date::now() / 1000.0) as u64
 }

@@ -34,15 +34,31 @@ impl Shell {
         let style = el(&doc, "style", &[]);
         style.set_text_content(Some(STYLE));
         let _ = root.append_child(&style);
-        if let Some(h) = wasm_bindgen::JsCast::dyn_ref::<web_sys::HtmlElement>(&host) {
-            let css = h.style();
-            for (name, value) in &config.theme {
-                let _ = css.set_property(name, value);
-            }
+        if !config.theme.is_empty() {
+            let theme = el(&doc, "style", &[]);
+            theme.set_text_content(Some(&theme_css(config)));
+            let _ = root.append_child(&theme);
         }
         let _ = body.append_child(&host);
         Ok(Shell { host, root })
     }
+}
+
+/// The site's colours apply to the light scheme only: a brand colour picked
+/// for a white page rarely keeps 4.5:1 contrast on a dark one, so dark mode
+/// keeps the built-in accessible palette. Values were checked by
+/// `Config::validate` (no `;`, braces, `<` or `url(`), so they cannot
+/// escape the declaration.
+fn theme_css(config: &Config) -> String {
+    let mut css = String::from("@media not all and (prefers-color-scheme:dark){:host{");
+    for (name, value) in &config.theme {
+        css.push_str(name);
+        css.push(':');
+        css.push_str(value);
+        css.push(';');
+    }
+    css.push_str("}}");
+    css
 }
 
 impl Drop for Shell {
