@@ -8,7 +8,8 @@
 //! All defaults live in this file, in one place (`Texts::default`,
 //! `default_*` functions), so a site only writes what it changes.
 
-use crate::json::{self, Json};
+pub use consentry_receipt::json::push_num;
+use consentry_receipt::json::{self, type_error, FieldError, Fields, JoinKey, Json};
 
 /// The longest consent lifetime a site may configure. Regulators (CNIL,
 /// Garante) treat 13 months as the ceiling before consent must be asked again.
@@ -158,6 +159,12 @@ pub struct ConfigError {
     pub reason: String,
 }
 
+impl From<FieldError> for ConfigError {
+    fn from(e: FieldError) -> Self {
+        ConfigError { path: e.path, reason: e.reason }
+    }
+}
+
 impl ConfigError {
     fn at(path: String, reason: &str) -> Self {
         ConfigError { path, reason: reason.to_owned() }
@@ -247,9 +254,9 @@ impl Config {
         }
         let mut theme = Vec::new();
         if let Some(t) = o.get("theme") {
-            let Json::Obj(props) = t else { return Err(type_error(o.path("theme"), "an object", t)) };
+            let Json::Obj(props) = t else { return Err(type_error(o.path("theme"), "an object", t).into()) };
             for (name, v) in props {
-                let Json::Str(v) = v else { return Err(type_error(o.path("theme").join_key(name), "a string", v)) };
+                let Json::Str(v) = v else { return Err(type_error(o.path("theme").join_key(name), "a string", v).into()) };
                 theme.push((name.clone(), v.clone()));
             }
         }
@@ -377,18 +384,6 @@ fn indexed(list: &str, i: usize, field: &str) -> String {
     s
 }
 
-/// Appends a decimal number without the `format!` machinery (wasm size).
-pub fn push_num(out: &mut String, n: u64) {
-    let mut div = 1u64;
-    while n / div >= 10 {
-        div *= 10;
-    }
-    while div > 0 {
-        out.push(char::from(b'0' + (n / div % 10) as u8));
-        div /= 10;
-    }
-}
-
 pub fn is_valid_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
@@ -433,105 +428,3 @@ const TEXT_KEYS: &[&str] = &[
     "cookieProvider", "cookiePurpose", "cookieDuration", "formRequired", "embedBlocked", "embedLoad",
     "gpcHonoured",
 ];
-
-/// One JSON object being read, with its path for errors. Unknown keys are
-/// refused up front: a typo ("privacyPolicyURL") must not pass silently.
-struct Fields<'a> {
-    fields: &'a [(String, Json)],
-    path: String,
-}
-
-trait JoinKey {
-    fn join_key(self, key: &str) -> String;
-}
-
-impl JoinKey for String {
-    fn join_key(mut self, key: &str) -> String {
-        if !self.is_empty() {
-            self.push('.');
-        }
-        self.push_str(key);
-        self
-    }
-}
-
-fn type_error(path: String, expected: &str, got: &Json) -> ConfigError {
-    let mut reason = String::from("must be ");
-    reason.push_str(expected);
-    reason.push_str(", not ");
-    reason.push_str(got.kind());
-    ConfigError { path, reason }
-}
-
-impl<'a> Fields<'a> {
-    fn new(value: &'a Json, path: String, allowed: &[&str]) -> Result<Fields<'a>, ConfigError> {
-        let Json::Obj(fields) = value else { return Err(type_error(path, "an object", value)) };
-        for (k, _) in fields {
-            if !allowed.contains(&k.as_str()) {
-                let mut reason = String::from("unknown field; expected one of: ");
-                reason.push_str(&allowed.join(", "));
-                return Err(ConfigError { path: path.join_key(k), reason });
-            }
-        }
-        Ok(Fields { fields, path })
-    }
-
-    fn path(&self, key: &str) -> String {
-        self.path.clone().join_key(key)
-    }
-
-    fn index(&self, key: &str, i: usize) -> String {
-        let mut p = self.path(key);
-        p.push('[');
-        push_num(&mut p, i as u64);
-        p.push(']');
-        p
-    }
-
-    /// `null` counts as absent, as `undefined` does in JS.
-    fn get(&self, key: &str) -> Option<&'a Json> {
-        self.fields.iter().find(|(k, _)| k == key).map(|(_, v)| v).filter(|v| **v != Json::Null)
-    }
-
-    fn str(&self, key: &str) -> Result<Option<String>, ConfigError> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(Json::Str(s)) => Ok(Some(s.clone())),
-            Some(v) => Err(type_error(self.path(key), "a string", v)),
-        }
-    }
-
-    fn req_str(&self, key: &str) -> Result<String, ConfigError> {
-        self.str(key)?.ok_or_else(|| ConfigError::at(self.path(key), "is required"))
-    }
-
-    fn u32(&self, key: &str) -> Result<Option<u32>, ConfigError> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(v) => v.as_u32().map(Some).ok_or_else(|| type_error(self.path(key), "a whole number", v)),
-        }
-    }
-
-    fn bool(&self, key: &str) -> Result<Option<bool>, ConfigError> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(Json::Bool(b)) => Ok(Some(*b)),
-            Some(v) => Err(type_error(self.path(key), "true or false", v)),
-        }
-    }
-
-    fn arr(&self, key: &str) -> Result<&'a [Json], ConfigError> {
-        match self.get(key) {
-            None => Ok(&[]),
-            Some(Json::Arr(items)) => Ok(items),
-            Some(v) => Err(type_error(self.path(key), "an array", v)),
-        }
-    }
-
-    fn obj(&self, key: &str, allowed: &[&str]) -> Result<Option<Fields<'a>>, ConfigError> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(v) => Fields::new(v, self.path(key), allowed).map(Some),
-        }
-    }
-}

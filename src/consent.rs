@@ -37,45 +37,8 @@ pub enum Choice {
     Only(Vec<String>),
 }
 
-/// How the choice was made, as the receipt records it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Method {
-    AcceptAll,
-    RejectAll,
-    SavePreferences,
-    FormSubmit,
-    Api,
-}
-
-impl Method {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Method::AcceptAll => "accept_all",
-            Method::RejectAll => "reject_all",
-            Method::SavePreferences => "save_preferences",
-            Method::FormSubmit => "form_submit",
-            Method::Api => "api",
-        }
-    }
-}
-
-/// Whether the choice is a first answer, a change, or takes something back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    Grant,
-    Update,
-    Withdraw,
-}
-
-impl Action {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::Grant => "grant",
-            Action::Update => "update",
-            Action::Withdraw => "withdraw",
-        }
-    }
-}
+/// How the choice was made and what kind it is, as the receipt records them.
+pub use consentry_receipt::{Action, Method};
 
 /// The difference between two states, for the page: what to release, what
 /// to clean up.

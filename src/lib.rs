@@ -24,7 +24,6 @@
 
 pub mod config;
 pub mod consent;
-pub mod json;
 
 #[cfg(all(test, target_arch = "wasm32"))]
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);

@@ -1,7 +1,9 @@
-//! A small JSON reader for the site config. The widget ships to every
-//! visitor, and serde's generated code plus its error formatting cost more
-//! than the rest of the widget together; this keeps numbers as text (the
-//! config only has whole numbers) so no float code is linked either.
+//! A small JSON reader and the RFC 8785 canonical writer, shared by the
+//! widget (site config, receipts, notices) and the collector. The widget
+//! ships to every visitor, and serde's generated code plus its error
+//! formatting cost more than the rest of the widget together; this keeps
+//! numbers as text (configs and receipts only have whole numbers) so no
+//! float code is linked either.
 //!
 //! Objects keep their key order, duplicate keys are an error (JSON.parse would
 //! silently keep the last one, hiding a site owner's mistake).
@@ -257,6 +259,243 @@ impl Parser<'_> {
     }
 }
 
+/// Why a value has no RFC 8785 form here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotCanonical;
+
+impl Json {
+    /// The RFC 8785 (JCS) canonical text: keys sorted by UTF-16 code units,
+    /// no whitespace, minimal string escapes. Numbers must be integers within
+    /// ±2^53 (all that receipts and notices carry): their canonical form is
+    /// their plain decimal digits, so no float formatting is needed.
+    pub fn canonical(&self) -> Result<String, NotCanonical> {
+        let mut out = String::new();
+        self.write_canonical(&mut out)?;
+        Ok(out)
+    }
+
+    fn write_canonical(&self, out: &mut String) -> Result<(), NotCanonical> {
+        match self {
+            Json::Null => out.push_str("null"),
+            Json::Bool(true) => out.push_str("true"),
+            Json::Bool(false) => out.push_str("false"),
+            Json::Num(n) => out.push_str(canonical_integer(n).ok_or(NotCanonical)?),
+            Json::Str(s) => write_string(s, out),
+            Json::Arr(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    item.write_canonical(out)?;
+                }
+                out.push(']');
+            }
+            Json::Obj(fields) => {
+                let mut sorted: Vec<&(String, Json)> = fields.iter().collect();
+                sorted.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
+                out.push('{');
+                for (i, (k, v)) in sorted.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write_string(k, out);
+                    out.push(':');
+                    v.write_canonical(out)?;
+                }
+                out.push('}');
+            }
+        }
+        Ok(())
+    }
+
+    pub fn str(s: &str) -> Json {
+        Json::Str(s.to_owned())
+    }
+
+    pub fn int(n: u64) -> Json {
+        let mut s = String::new();
+        push_num(&mut s, n);
+        Json::Num(s)
+    }
+
+    /// An object from `(key, value)` pairs, skipping `None` values (an absent
+    /// optional field is left out, not written as null).
+    pub fn object(fields: Vec<(&str, Option<Json>)>) -> Json {
+        Json::Obj(fields.into_iter().filter_map(|(k, v)| v.map(|v| (k.to_owned(), v))).collect())
+    }
+
+    /// The field `key` of an object.
+    pub fn get(&self, key: &str) -> Option<&Json> {
+        match self {
+            Json::Obj(fields) => fields.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Json::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+fn canonical_integer(n: &str) -> Option<&str> {
+    let digits = n.strip_prefix('-').unwrap_or(n);
+    let plain = !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && (digits == "0" || !digits.starts_with('0'))
+        && n != "-0";
+    let value: u64 = digits.parse().ok()?;
+    (plain && value <= (1u64 << 53)).then_some(n)
+}
+
+fn write_string(s: &str, out: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                out.push_str("\\u00");
+                out.push(char::from(HEX[(c as usize) >> 4]));
+                out.push(char::from(HEX[(c as usize) & 15]));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// A problem at a place in a JSON document: `path` is like
+/// `categories[2].id` (empty for the whole document).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub path: String,
+    pub reason: String,
+}
+
+/// Appends a decimal number without the `format!` machinery (wasm size).
+pub fn push_num(out: &mut String, n: u64) {
+    let mut div = 1u64;
+    while n / div >= 10 {
+        div *= 10;
+    }
+    while div > 0 {
+        out.push(char::from(b'0' + (n / div % 10) as u8));
+        div /= 10;
+    }
+}
+
+/// One JSON object being read, with its path for errors. Unknown keys are
+/// refused up front: a typo ("privacyPolicyURL") must not pass silently.
+pub struct Fields<'a> {
+    fields: &'a [(String, Json)],
+    path: String,
+}
+
+pub trait JoinKey {
+    fn join_key(self, key: &str) -> String;
+}
+
+impl JoinKey for String {
+    fn join_key(mut self, key: &str) -> String {
+        if !self.is_empty() {
+            self.push('.');
+        }
+        self.push_str(key);
+        self
+    }
+}
+
+pub fn type_error(path: String, expected: &str, got: &Json) -> FieldError {
+    let mut reason = String::from("must be ");
+    reason.push_str(expected);
+    reason.push_str(", not ");
+    reason.push_str(got.kind());
+    FieldError { path, reason }
+}
+
+impl<'a> Fields<'a> {
+    pub fn new(value: &'a Json, path: String, allowed: &[&str]) -> Result<Fields<'a>, FieldError> {
+        let Json::Obj(fields) = value else { return Err(type_error(path, "an object", value)) };
+        for (k, _) in fields {
+            if !allowed.contains(&k.as_str()) {
+                let mut reason = String::from("unknown field; expected one of: ");
+                reason.push_str(&allowed.join(", "));
+                return Err(FieldError { path: path.join_key(k), reason });
+            }
+        }
+        Ok(Fields { fields, path })
+    }
+
+    pub fn path(&self, key: &str) -> String {
+        self.path.clone().join_key(key)
+    }
+
+    pub fn index(&self, key: &str, i: usize) -> String {
+        let mut p = self.path(key);
+        p.push('[');
+        push_num(&mut p, i as u64);
+        p.push(']');
+        p
+    }
+
+    /// `null` counts as absent, as `undefined` does in JS.
+    pub fn get(&self, key: &str) -> Option<&'a Json> {
+        self.fields.iter().find(|(k, _)| k == key).map(|(_, v)| v).filter(|v| **v != Json::Null)
+    }
+
+    pub fn str(&self, key: &str) -> Result<Option<String>, FieldError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Json::Str(s)) => Ok(Some(s.clone())),
+            Some(v) => Err(type_error(self.path(key), "a string", v)),
+        }
+    }
+
+    pub fn req_str(&self, key: &str) -> Result<String, FieldError> {
+        self.str(key)?.ok_or_else(|| FieldError { path: self.path(key), reason: "is required".to_owned() })
+    }
+
+    pub fn u32(&self, key: &str) -> Result<Option<u32>, FieldError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) => v.as_u32().map(Some).ok_or_else(|| type_error(self.path(key), "a whole number", v)),
+        }
+    }
+
+    pub fn bool(&self, key: &str) -> Result<Option<bool>, FieldError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Json::Bool(b)) => Ok(Some(*b)),
+            Some(v) => Err(type_error(self.path(key), "true or false", v)),
+        }
+    }
+
+    pub fn arr(&self, key: &str) -> Result<&'a [Json], FieldError> {
+        match self.get(key) {
+            None => Ok(&[]),
+            Some(Json::Arr(items)) => Ok(items),
+            Some(v) => Err(type_error(self.path(key), "an array", v)),
+        }
+    }
+
+    pub fn obj(&self, key: &str, allowed: &[&str]) -> Result<Option<Fields<'a>>, FieldError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) => Fields::new(v, self.path(key), allowed).map(Some),
+        }
+    }
+}
+
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
@@ -285,6 +524,24 @@ mod tests {
         assert_eq!(parse(r#"{"a":1,"a":2}"#).expect_err("dup").reason, "duplicate key");
         let deep = "[".repeat(40) + &"]".repeat(40);
         assert_eq!(parse(&deep).expect_err("deep").reason, "nested too deeply");
+    }
+
+    #[test]
+    fn canonical_form_follows_rfc_8785() {
+        // Keys sort by UTF-16 code units: U+00E9, then U+1F600 (as D83D DE00),
+        // then U+FF61 -- by code points U+FF61 would come before U+1F600.
+        let text = r#"{"b": [1, "x\u0001\t\"", null], "a": {"\uff61": 1, "\ud83d\ude00": 2, "\u00e9": 3}}"#;
+        let v = parse(text).expect("valid");
+        let expected = "{\"a\":{\"\u{e9}\":3,\"\u{1f600}\":2,\"\u{ff61}\":1},\"b\":[1,\"x\\u0001\\t\\\"\",null]}";
+        assert_eq!(v.canonical().expect("canonical"), expected);
+    }
+
+    #[test]
+    fn only_plain_integers_have_a_canonical_form_here() {
+        for bad in ["-0", "1.5", "1e3", "9007199254740993"] {
+            assert_eq!(Json::Num(bad.into()).canonical(), Err(NotCanonical), "{bad}");
+        }
+        assert_eq!(Json::Num("-42".into()).canonical().as_deref(), Ok("-42"));
     }
 
     #[test]

@@ -1,0 +1,24 @@
+//! The Consentry consent receipt format, shared by the widget (which builds
+//! and signs receipts in the visitor's browser) and the collector (which
+//! verifies, chains and countersigns them).
+//!
+//! A receipt is a JWS compact string (RFC 7515) signed with ES256 by a key
+//! that never leaves the visitor's browser; its payload is the canonical
+//! (RFC 8785) JSON of a [`Receipt`].
+//!
+//! # Layout
+//! - `json`: a small JSON reader, a path-naming field reader, and the RFC
+//!   8785 canonical writer (no serde: the widget must stay small)
+//! - `b64`: strict base64url without padding
+//! - `receipt`: the payload type, its writer and its strict reader
+//!
+//! Pure: no browser and no I/O, so plain `cargo test` covers it.
+
+pub mod b64;
+pub mod json;
+pub mod receipt;
+
+pub use receipt::{Action, Context, Controller, Method, Notice, Purpose, Receipt, Subject};
+
+/// The JWS header `typ` of a visitor-signed receipt.
+pub const RECEIPT_TYP: &str = "consentry-receipt+jws";
