@@ -161,13 +161,19 @@ pub struct ConfigError {
 
 impl From<FieldError> for ConfigError {
     fn from(e: FieldError) -> Self {
-        ConfigError { path: e.path, reason: e.reason }
+        ConfigError {
+            path: e.path,
+            reason: e.reason,
+        }
     }
 }
 
 impl ConfigError {
     fn at(path: String, reason: &str) -> Self {
-        ConfigError { path, reason: reason.to_owned() }
+        ConfigError {
+            path,
+            reason: reason.to_owned(),
+        }
     }
 
     /// The one line the console shows.
@@ -192,33 +198,65 @@ impl Config {
             reason.push_str(e.reason);
             reason.push_str(" at byte ");
             push_num(&mut reason, e.offset as u64);
-            ConfigError { path: String::new(), reason }
+            ConfigError {
+                path: String::new(),
+                reason,
+            }
         })?;
         Config::from_json(&value)
     }
 
     pub fn from_json(value: &Json) -> Result<Config, ConfigError> {
-        let o = Fields::new(value, String::new(), &[
-            "$schema", "id", "revision", "language", "privacyPolicyUrl", "policyVersion", "controller",
-            "endpoint", "lifetimeMonths", "cookie", "reopenButton", "texts", "categories", "forms", "theme",
-        ])?;
+        let o = Fields::new(
+            value,
+            String::new(),
+            &[
+                "$schema",
+                "id",
+                "revision",
+                "language",
+                "privacyPolicyUrl",
+                "policyVersion",
+                "controller",
+                "endpoint",
+                "lifetimeMonths",
+                "cookie",
+                "reopenButton",
+                "texts",
+                "categories",
+                "forms",
+                "theme",
+            ],
+        )?;
         let _ = o.str("$schema")?;
         let controller = match o.obj("controller", &["name", "contact"])? {
-            Some(c) => Some(Controller { name: c.req_str("name")?, contact: c.str("contact")? }),
+            Some(c) => Some(Controller {
+                name: c.req_str("name")?,
+                contact: c.str("contact")?,
+            }),
             None => None,
         };
         let cookie = match o.obj("cookie", &["domain", "path"])? {
-            Some(c) => CookieOptions { domain: c.str("domain")?, path: c.str("path")? },
+            Some(c) => CookieOptions {
+                domain: c.str("domain")?,
+                path: c.str("path")?,
+            },
             None => CookieOptions::default(),
         };
         let mut categories = Vec::new();
         for (i, item) in o.arr("categories")?.iter().enumerate() {
-            let c = Fields::new(item, o.index("categories", i), &[
-                "id", "title", "description", "necessary", "gpc", "cookies",
-            ])?;
+            let c = Fields::new(
+                item,
+                o.index("categories", i),
+                &["id", "title", "description", "necessary", "gpc", "cookies"],
+            )?;
             let mut cookies = Vec::new();
             for (j, k) in c.arr("cookies")?.iter().enumerate() {
-                let k = Fields::new(k, c.index("cookies", j), &["name", "provider", "purpose", "duration"])?;
+                let k = Fields::new(
+                    k,
+                    c.index("cookies", j),
+                    &["name", "provider", "purpose", "duration"],
+                )?;
                 cookies.push(CookieInfo {
                     name: k.req_str("name")?,
                     provider: k.req_str("provider")?,
@@ -250,13 +288,20 @@ impl Config {
                     required: p.bool("required")?.unwrap_or(false),
                 });
             }
-            forms.push(Form { selector: f.req_str("selector")?, purposes });
+            forms.push(Form {
+                selector: f.req_str("selector")?,
+                purposes,
+            });
         }
         let mut theme = Vec::new();
         if let Some(t) = o.get("theme") {
-            let Json::Obj(props) = t else { return Err(type_error(o.path("theme"), "an object", t).into()) };
+            let Json::Obj(props) = t else {
+                return Err(type_error(o.path("theme"), "an object", t).into());
+            };
             for (name, v) in props {
-                let Json::Str(v) = v else { return Err(type_error(o.path("theme").join_key(name), "a string", v).into()) };
+                let Json::Str(v) = v else {
+                    return Err(type_error(o.path("theme").join_key(name), "a string", v).into());
+                };
                 theme.push((name.clone(), v.clone()));
             }
         }
@@ -305,7 +350,10 @@ impl Config {
         for (i, cat) in self.categories.iter().enumerate() {
             let at = |field: &str| indexed("categories", i, field);
             if !is_valid_id(&cat.id) {
-                return Err(ConfigError::at(at("id"), "must be 1-64 letters, digits, '-' or '_'"));
+                return Err(ConfigError::at(
+                    at("id"),
+                    "must be 1-64 letters, digits, '-' or '_'",
+                ));
             }
             if seen.contains(&cat.id.as_str()) {
                 return Err(ConfigError::at(at("id"), "duplicate id"));
@@ -315,16 +363,25 @@ impl Config {
                 return Err(ConfigError::at(at("title"), "must not be empty"));
             }
             if cat.necessary && cat.gpc {
-                return Err(ConfigError::at(at("gpc"), "a necessary category cannot be refused by Global Privacy Control"));
+                return Err(ConfigError::at(
+                    at("gpc"),
+                    "a necessary category cannot be refused by Global Privacy Control",
+                ));
             }
         }
         let mut purposes: Vec<&str> = Vec::new();
         for (i, form) in self.forms.iter().enumerate() {
             if form.selector.trim().is_empty() {
-                return Err(ConfigError::at(indexed("forms", i, "selector"), "must not be empty"));
+                return Err(ConfigError::at(
+                    indexed("forms", i, "selector"),
+                    "must not be empty",
+                ));
             }
             if form.purposes.is_empty() {
-                return Err(ConfigError::at(indexed("forms", i, "purposes"), "must list at least one purpose"));
+                return Err(ConfigError::at(
+                    indexed("forms", i, "purposes"),
+                    "must list at least one purpose",
+                ));
             }
             for (j, p) in form.purposes.iter().enumerate() {
                 let mut at = indexed("forms", i, "purposes");
@@ -333,7 +390,10 @@ impl Config {
                 at.push(']');
                 if !is_valid_id(&p.id) {
                     at.push_str(".id");
-                    return Err(ConfigError::at(at, "must be 1-64 letters, digits, '-' or '_'"));
+                    return Err(ConfigError::at(
+                        at,
+                        "must be 1-64 letters, digits, '-' or '_'",
+                    ));
                 }
                 if purposes.contains(&p.id.as_str()) {
                     at.push_str(".id");
@@ -349,11 +409,29 @@ impl Config {
         for (name, value) in &self.theme {
             let mut at = String::from("theme.");
             at.push_str(name);
-            if !name.starts_with("--consentry-") || !name.bytes().skip(2).all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-                return Err(ConfigError::at(at, "only --consentry-* custom properties can be set"));
+            if !name.starts_with("--consentry-")
+                || !name
+                    .bytes()
+                    .skip(2)
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            {
+                return Err(ConfigError::at(
+                    at,
+                    "only --consentry-* custom properties can be set",
+                ));
             }
-            if value.as_bytes().windows(4).any(|w| w.eq_ignore_ascii_case(b"url(")) || value.bytes().any(|b| matches!(b, b';' | b'{' | b'}' | b'<' | b'\\')) {
-                return Err(ConfigError::at(at, "must be a plain CSS value (a colour, length or font list)"));
+            if value
+                .as_bytes()
+                .windows(4)
+                .any(|w| w.eq_ignore_ascii_case(b"url("))
+                || value
+                    .bytes()
+                    .any(|b| matches!(b, b';' | b'{' | b'}' | b'<' | b'\\'))
+            {
+                return Err(ConfigError::at(
+                    at,
+                    "must be a plain CSS value (a colour, length or font list)",
+                ));
             }
         }
         Ok(())
@@ -385,33 +463,57 @@ fn indexed(list: &str, i: usize, field: &str) -> String {
 }
 
 pub fn is_valid_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// Only absolute http(s) URLs, or site-relative paths ("/privacy"), may become
 /// a link or an endpoint: never `javascript:`, `data:` or protocol-relative.
 pub fn is_http_url(url: &str) -> bool {
     let u = url.trim();
-    if u.len() != url.len() || u.is_empty() || u.bytes().any(|b| b.is_ascii_control() || b == b' ') {
+    if u.len() != url.len() || u.is_empty() || u.bytes().any(|b| b.is_ascii_control() || b == b' ')
+    {
         return false;
     }
     let lower = u.get(..8).unwrap_or(u).to_ascii_lowercase();
     if lower.starts_with("https://") || lower.starts_with("http://") {
         let scheme_len = if lower.starts_with("https://") { 8 } else { 7 };
-        return u.get(scheme_len..).is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/'));
+        return u
+            .get(scheme_len..)
+            .is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/'));
     }
     u.starts_with('/') && !u.starts_with("//") && !u.starts_with("/\\")
 }
 
 fn texts(o: &Fields<'_>) -> Result<Texts, ConfigError> {
     let mut t = Texts::default();
-    let Some(f) = o.obj("texts", TEXT_KEYS)? else { return Ok(t) };
+    let Some(f) = o.obj("texts", TEXT_KEYS)? else {
+        return Ok(t);
+    };
     let slots: [&mut String; 20] = [
-        &mut t.banner_title, &mut t.banner_description, &mut t.accept_all, &mut t.reject_all, &mut t.customize,
-        &mut t.preferences_title, &mut t.preferences_description, &mut t.save, &mut t.close,
-        &mut t.privacy_policy, &mut t.reopen, &mut t.always_on, &mut t.cookie_name, &mut t.cookie_provider,
-        &mut t.cookie_purpose, &mut t.cookie_duration, &mut t.form_required, &mut t.embed_blocked,
-        &mut t.embed_load, &mut t.gpc_honoured,
+        &mut t.banner_title,
+        &mut t.banner_description,
+        &mut t.accept_all,
+        &mut t.reject_all,
+        &mut t.customize,
+        &mut t.preferences_title,
+        &mut t.preferences_description,
+        &mut t.save,
+        &mut t.close,
+        &mut t.privacy_policy,
+        &mut t.reopen,
+        &mut t.always_on,
+        &mut t.cookie_name,
+        &mut t.cookie_provider,
+        &mut t.cookie_purpose,
+        &mut t.cookie_duration,
+        &mut t.form_required,
+        &mut t.embed_blocked,
+        &mut t.embed_load,
+        &mut t.gpc_honoured,
     ];
     for (key, slot) in TEXT_KEYS.iter().zip(slots) {
         if let Some(v) = f.str(key)? {
@@ -423,8 +525,24 @@ fn texts(o: &Fields<'_>) -> Result<Texts, ConfigError> {
 
 /// In the same order as the `slots` in `texts`.
 const TEXT_KEYS: &[&str] = &[
-    "bannerTitle", "bannerDescription", "acceptAll", "rejectAll", "customize", "preferencesTitle",
-    "preferencesDescription", "save", "close", "privacyPolicy", "reopen", "alwaysOn", "cookieName",
-    "cookieProvider", "cookiePurpose", "cookieDuration", "formRequired", "embedBlocked", "embedLoad",
+    "bannerTitle",
+    "bannerDescription",
+    "acceptAll",
+    "rejectAll",
+    "customize",
+    "preferencesTitle",
+    "preferencesDescription",
+    "save",
+    "close",
+    "privacyPolicy",
+    "reopen",
+    "alwaysOn",
+    "cookieName",
+    "cookieProvider",
+    "cookiePurpose",
+    "cookieDuration",
+    "formRequired",
+    "embedBlocked",
+    "embedLoad",
     "gpcHonoured",
 ];

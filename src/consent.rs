@@ -94,8 +94,11 @@ impl ConsentState {
         if v? != FORMAT_VERSION {
             return None;
         }
-        let granted: Vec<String> =
-            c?.split('|').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+        let granted: Vec<String> = c?
+            .split('|')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
         if granted.iter().any(|g| !crate::config::is_valid_id(g)) {
             return None;
         }
@@ -103,7 +106,13 @@ impl ConsentState {
         if !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
             return None;
         }
-        Some(ConsentState { revision: r?, granted, given_at: t?, expires_at: e?, receipt_id: id.to_owned() })
+        Some(ConsentState {
+            revision: r?,
+            granted,
+            given_at: t?,
+            expires_at: e?,
+            receipt_id: id.to_owned(),
+        })
     }
 
     /// A stored choice is used only if it answers this config revision and
@@ -124,7 +133,7 @@ pub fn resolve(config: &Config, choice: &Choice, gpc: bool, now: u64) -> Consent
             _ if c.necessary => true,
             Choice::AcceptAll => !(gpc && c.gpc),
             Choice::RejectAll => false,
-            Choice::Only(ids) => ids.iter().any(|id| *id == c.id),
+            Choice::Only(ids) => ids.contains(&c.id),
         })
         .map(|c| c.id.clone())
         .collect();
@@ -159,7 +168,9 @@ pub fn change(config: &Config, previous: Option<&ConsentState>, next: &ConsentSt
 pub fn action(previous: Option<&ConsentState>, change: &Change) -> Action {
     match previous {
         None => Action::Grant,
-        Some(_) if !change.newly_refused.is_empty() && change.newly_granted.is_empty() => Action::Withdraw,
+        Some(_) if !change.newly_refused.is_empty() && change.newly_granted.is_empty() => {
+            Action::Withdraw
+        }
         Some(_) => Action::Update,
     }
 }
@@ -252,7 +263,12 @@ mod tests {
 
     #[test]
     fn choosing_some_grants_exactly_those_and_ignores_unknown_ids() {
-        let s = resolve(&config(), &Choice::Only(vec!["marketing".into(), "nope".into()]), false, 100);
+        let s = resolve(
+            &config(),
+            &Choice::Only(vec!["marketing".into(), "nope".into()]),
+            false,
+            100,
+        );
         assert_eq!(s.granted, ["necessary", "marketing"]);
     }
 
@@ -261,13 +277,24 @@ mod tests {
         let mut s = resolve(&config(), &Choice::AcceptAll, false, 1_763_900_000);
         s.receipt_id = "0b6c2a1e-8f7d-4c3b-9a1e-2f3d4c5b6a79".into();
         let v = s.encode();
-        assert!(v.bytes().all(|b| b > 0x20 && b < 0x7f && b != b';' && b != b',' && b != b'"' && b != b'\\'));
+        assert!(v.bytes().all(|b| b > 0x20
+            && b < 0x7f
+            && b != b';'
+            && b != b','
+            && b != b'"'
+            && b != b'\\'));
         assert_eq!(ConsentState::decode(&v), Some(s));
     }
 
     #[test]
     fn malformed_cookie_means_no_stored_consent() {
-        for bad in ["", "v=2&r=1&t=1&e=2&c=a&id=", "v=1&r=x&t=1&e=2&c=a", "v=1&r=1&t=1&e=2&c=<b>", "garbage"] {
+        for bad in [
+            "",
+            "v=2&r=1&t=1&e=2&c=a&id=",
+            "v=1&r=x&t=1&e=2&c=a",
+            "v=1&r=1&t=1&e=2&c=<b>",
+            "garbage",
+        ] {
             assert_eq!(ConsentState::decode(bad), None, "{bad}");
         }
     }
@@ -286,9 +313,15 @@ mod tests {
     #[test]
     fn global_privacy_control_keeps_sharing_categories_out_of_accept_all() {
         let c = config();
-        assert_eq!(resolve(&c, &Choice::AcceptAll, true, 1).granted, ["necessary", "analytics"]);
+        assert_eq!(
+            resolve(&c, &Choice::AcceptAll, true, 1).granted,
+            ["necessary", "analytics"]
+        );
         let explicit = Choice::Only(vec!["marketing".into()]);
-        assert_eq!(resolve(&c, &explicit, true, 1).granted, ["necessary", "marketing"]);
+        assert_eq!(
+            resolve(&c, &explicit, true, 1).granted,
+            ["necessary", "marketing"]
+        );
     }
 
     #[test]
@@ -325,10 +358,18 @@ mod tests {
 
     #[test]
     fn domain_and_path_variants_cover_parents() {
-        assert_eq!(domain_variants("www.shop.example.com"), [
-            "", "www.shop.example.com", ".www.shop.example.com", "shop.example.com", ".shop.example.com",
-            "example.com", ".example.com"
-        ]);
+        assert_eq!(
+            domain_variants("www.shop.example.com"),
+            [
+                "",
+                "www.shop.example.com",
+                ".www.shop.example.com",
+                "shop.example.com",
+                ".shop.example.com",
+                "example.com",
+                ".example.com"
+            ]
+        );
         assert_eq!(domain_variants("127.0.0.1"), [""]);
         assert_eq!(path_variants("/a/b"), ["/", "/a", "/a/", "/a/b", "/a/b/"]);
     }

@@ -88,7 +88,9 @@ mod web {
                 }
             },
             Err(_) => {
-                log_error("consentry: called while the widget was busy; try again from a setTimeout");
+                log_error(
+                    "consentry: called while the widget was busy; try again from a setTimeout",
+                );
                 None
             }
         })
@@ -161,7 +163,9 @@ mod web {
         // written (so errors point into it), `init(object)` is stringified.
         let text = match config.as_string() {
             Some(t) => Some(t),
-            None => js_sys::JSON::stringify(&config).ok().and_then(|s| s.as_string()),
+            None => js_sys::JSON::stringify(&config)
+                .ok()
+                .and_then(|s| s.as_string()),
         };
         let Some(text) = text.filter(|_| config.is_object() || config.is_string()) else {
             log_error("consentry: init(config): config must be an object or JSON text");
@@ -218,14 +222,24 @@ mod web {
             .dyn_ref::<js_sys::Array>()
             .and_then(|a| a.iter().map(|v| v.as_string()).collect());
         let Some(ids) = list else {
-            log_error("consentry: acceptCategories(ids): ids must be an array of category id strings");
+            log_error(
+                "consentry: acceptCategories(ids): ids must be an array of category id strings",
+            );
             return;
         };
-        let unknown = with_widget(|w| ids.iter().find(|id| w.config().category(id).is_none()).cloned());
+        let unknown = with_widget(|w| {
+            ids.iter()
+                .find(|id| w.config().category(id).is_none())
+                .cloned()
+        });
         match unknown {
             None => {}
             Some(Some(id)) => {
-                log_error(&crate::ui::dom::concat(&["consentry: acceptCategories: unknown category \"", &id, "\""]));
+                log_error(&crate::ui::dom::concat(&[
+                    "consentry: acceptCategories: unknown category \"",
+                    &id,
+                    "\"",
+                ]));
                 return;
             }
             Some(None) => choose(Choice::Only(ids), Method::Api),
@@ -244,7 +258,8 @@ mod web {
     pub fn is_granted(id: &str) -> bool {
         with_widget(|w| {
             // Strictly necessary is on from the start: it needs no consent.
-            w.config().category(id).is_some_and(|c| c.necessary) || w.state().is_some_and(|s| s.is_granted(id))
+            w.config().category(id).is_some_and(|c| c.necessary)
+                || w.state().is_some_and(|s| s.is_granted(id))
         })
         .unwrap_or(false)
     }

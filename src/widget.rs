@@ -105,7 +105,12 @@ impl Widget {
         }
         gating::sync_frames(&w.config, w.state.as_ref(), &mut w.placeholders);
         let detail = signals::consent_object(w.state.as_ref());
-        let outcome = Outcome { state: w.state.clone(), event: "consentry:ready", detail, callbacks: Vec::new() };
+        let outcome = Outcome {
+            state: w.state.clone(),
+            event: "consentry:ready",
+            detail,
+            callbacks: Vec::new(),
+        };
         Ok((w, outcome))
     }
 
@@ -134,7 +139,11 @@ impl Widget {
             return;
         }
         self.return_focus = self.focused_element();
-        self.preferences = Some(preferences::render(&self.shell.root, &self.config, self.state.as_ref()));
+        self.preferences = Some(preferences::render(
+            &self.shell.root,
+            &self.config,
+            self.state.as_ref(),
+        ));
     }
 
     /// The element focus should go back to: inside our shadow root the
@@ -197,7 +206,11 @@ impl Widget {
     /// Forgets the choice: the banner asks again.
     pub fn reset(&mut self) {
         cookies::forget_state(&self.config);
-        let all: Vec<String> = self.config.optional_categories().map(|c| c.id.clone()).collect();
+        let all: Vec<String> = self
+            .config
+            .optional_categories()
+            .map(|c| c.id.clone())
+            .collect();
         cookies::clear_categories(&self.config, &all);
         self.state = None;
         self.preferences = None;
@@ -221,7 +234,9 @@ impl Widget {
 /// `navigator.globalPrivacyControl`, read defensively: most browsers do not
 /// have it at all.
 fn gpc_signal() -> bool {
-    let Some(w) = web_sys::window() else { return false };
+    let Some(w) = web_sys::window() else {
+        return false;
+    };
     js_sys::Reflect::get(&w.navigator(), &JsValue::from_str("globalPrivacyControl"))
         .ok()
         .and_then(|v| v.as_bool())

@@ -36,7 +36,9 @@ pub fn load_state() -> Option<ConsentState> {
 }
 
 fn is_https() -> bool {
-    web_sys::window().and_then(|w| w.location().protocol().ok()).is_some_and(|p| p == "https:")
+    web_sys::window()
+        .and_then(|w| w.location().protocol().ok())
+        .is_some_and(|p| p == "https:")
 }
 
 pub fn save_state(config: &Config, state: &ConsentState, now: u64) {
@@ -92,7 +94,9 @@ pub fn clear_categories(config: &Config, categories: &[String]) {
     if names.is_empty() {
         return;
     }
-    let Some(location) = web_sys::window().map(|w| w.location()) else { return };
+    let Some(location) = web_sys::window().map(|w| w.location()) else {
+        return;
+    };
     let host = location.hostname().unwrap_or_default();
     let path = location.pathname().unwrap_or_default();
     let domains = domain_variants(&host);
@@ -153,7 +157,11 @@ mod tests {
     fn refusing_a_category_deletes_its_cookies_on_every_path_but_spares_others() {
         set("_ga_ONE=1;path=/");
         let mut here = String::from("_ga_TWO=2;path=");
-        let path = web_sys::window().expect("window").location().pathname().expect("path");
+        let path = web_sys::window()
+            .expect("window")
+            .location()
+            .pathname()
+            .expect("path");
         here.push_str(&path);
         set(&here);
         set("session=keep;path=/");
@@ -161,7 +169,10 @@ mod tests {
         clear_categories(&config(), &["analytics".to_owned()]);
         let left = names();
         assert!(!left.contains("_ga_"), "left: {left}");
-        assert!(left.contains("session=keep"), "a necessary cookie was deleted: {left}");
+        assert!(
+            left.contains("session=keep"),
+            "a necessary cookie was deleted: {left}"
+        );
         set("session=;max-age=0;path=/");
     }
 

@@ -19,11 +19,15 @@ const GATED_FRAMES: &str = "iframe[data-category][data-src]";
 /// may call `window.consentry`.
 pub fn release_scripts(state: &ConsentState) {
     let doc = document();
-    let Ok(list) = doc.query_selector_all(GATED_SCRIPTS) else { return };
+    let Ok(list) = doc.query_selector_all(GATED_SCRIPTS) else {
+        return;
+    };
     // Collected first: running one script may add or remove others.
     let mut due = Vec::new();
     for i in 0..list.length() {
-        let Some(s) = list.item(i).and_then(|n| n.dyn_into::<Element>().ok()) else { continue };
+        let Some(s) = list.item(i).and_then(|n| n.dyn_into::<Element>().ok()) else {
+            continue;
+        };
         let cat = s.get_attribute("data-category").unwrap_or_default();
         let run = match cat.strip_prefix('!') {
             Some(refused) => !state.is_granted(refused),
@@ -42,7 +46,9 @@ pub fn release_scripts(state: &ConsentState) {
 /// later, so a fresh element takes its place.
 fn run_script(old: &Element) {
     let doc = document();
-    let Ok(fresh) = doc.create_element("script") else { return };
+    let Ok(fresh) = doc.create_element("script") else {
+        return;
+    };
     let attrs = old.attributes();
     for i in 0..attrs.length() {
         let Some(a) = attrs.item(i) else { continue };
@@ -84,16 +90,27 @@ impl Drop for Placeholder {
 
 /// Puts placeholders before blocked iframes that have none yet, and loads
 /// the ones whose category is granted.
-pub fn sync_frames(config: &Config, state: Option<&ConsentState>, placeholders: &mut Vec<Placeholder>) {
+pub fn sync_frames(
+    config: &Config,
+    state: Option<&ConsentState>,
+    placeholders: &mut Vec<Placeholder>,
+) {
     let doc = document();
-    let Ok(list) = doc.query_selector_all(GATED_FRAMES) else { return };
+    let Ok(list) = doc.query_selector_all(GATED_FRAMES) else {
+        return;
+    };
     for i in 0..list.length() {
-        let Some(frame) = list.item(i).and_then(|n| n.dyn_into::<Element>().ok()) else { continue };
+        let Some(frame) = list.item(i).and_then(|n| n.dyn_into::<Element>().ok()) else {
+            continue;
+        };
         let cat = frame.get_attribute("data-category").unwrap_or_default();
         if state.is_some_and(|s| s.is_granted(&cat)) {
             load_frame(&frame);
             placeholders.retain(|p| !p.frame.is_same_node(Some(&frame)));
-        } else if !placeholders.iter().any(|p| p.frame.is_same_node(Some(&frame))) {
+        } else if !placeholders
+            .iter()
+            .any(|p| p.frame.is_same_node(Some(&frame)))
+        {
             placeholders.push(placeholder(config, &frame, &cat));
         }
     }
@@ -102,7 +119,9 @@ pub fn sync_frames(config: &Config, state: Option<&ConsentState>, placeholders: 
 fn load_frame(frame: &Element) {
     let src = frame.get_attribute("data-src").unwrap_or_default();
     if !is_http_url(&src) && !src.starts_with("./") && !src.starts_with("../") {
-        crate::ui::dom::log_error("consentry: iframe data-src must be an http(s) or relative URL; not loaded");
+        crate::ui::dom::log_error(
+            "consentry: iframe data-src must be an http(s) or relative URL; not loaded",
+        );
         return;
     }
     let _ = frame.remove_attribute("data-src");
@@ -112,22 +131,37 @@ fn load_frame(frame: &Element) {
 
 fn placeholder(config: &Config, frame: &Element, cat: &str) -> Placeholder {
     let doc = document();
-    let provider = frame.get_attribute("data-provider").unwrap_or_else(|| "a third party".to_owned());
-    let cat_title = config.category(cat).map(|c| c.title.as_str()).unwrap_or(cat);
-    let message = fill(&config.texts.embed_blocked, &[("provider", &provider), ("category", cat_title)]);
+    let provider = frame
+        .get_attribute("data-provider")
+        .unwrap_or_else(|| "a third party".to_owned());
+    let cat_title = config
+        .category(cat)
+        .map(|c| c.title.as_str())
+        .unwrap_or(cat);
+    let message = fill(
+        &config.texts.embed_blocked,
+        &[("provider", &provider), ("category", cat_title)],
+    );
     let mut style = String::from(
         "display:flex;flex-direction:column;align-items:center;justify-content:center;gap:12px;padding:16px;\
          box-sizing:border-box;max-width:100%;text-align:center;background:#f3f4f6;color:#1f2937;\
          border:1px solid #d1d5db;border-radius:8px;font:15px/1.5 system-ui,sans-serif",
     );
     for (attr, prop) in [("width", ";width:"), ("height", ";height:")] {
-        if let Some(v) = frame.get_attribute(attr).filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit())) {
+        if let Some(v) = frame
+            .get_attribute(attr)
+            .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+        {
             style.push_str(prop);
             style.push_str(&v);
             style.push_str("px");
         }
     }
-    let element = el(&doc, "div", &[("class", "consentry-embed-placeholder"), ("style", &style)]);
+    let element = el(
+        &doc,
+        "div",
+        &[("class", "consentry-embed-placeholder"), ("style", &style)],
+    );
     let _ = element.set_attribute("role", "group");
     let _ = element.set_attribute("aria-label", &provider);
     let text = text_el(&doc, "p", &[("style", "margin:0")], &message);
@@ -139,8 +173,14 @@ fn placeholder(config: &Config, frame: &Element, cat: &str) -> Placeholder {
     let _ = frame.set_attribute("hidden", "");
     let _ = frame.before_with_node_1(&element);
     let cat = cat.to_owned();
-    let click = EventListener::new(&button, "click", move |_| crate::command(Command::Grant(cat.clone())));
-    Placeholder { frame: frame.clone(), element, _click: click }
+    let click = EventListener::new(&button, "click", move |_| {
+        crate::command(Command::Grant(cat.clone()))
+    });
+    Placeholder {
+        frame: frame.clone(),
+        element,
+        _click: click,
+    }
 }
 
 /// Replaces `{name}` placeholders in a site text. Unknown names stay as
@@ -149,7 +189,9 @@ fn fill(template: &str, values: &[(&str, &str)]) -> String {
     let mut out = String::with_capacity(template.len() + 32);
     let mut rest = template;
     while let Some(open) = rest.find('{') {
-        let (Some(before), Some(after)) = (rest.get(..open), rest.get(open..)) else { break };
+        let (Some(before), Some(after)) = (rest.get(..open), rest.get(open..)) else {
+            break;
+        };
         out.push_str(before);
         let close = after.find('}');
         let name = close.and_then(|c| after.get(1..c));
@@ -187,7 +229,11 @@ mod tests {
 
     fn gated(category: &str, flag: &str) -> Element {
         let doc = document();
-        let s = el(&doc, "script", &[("type", "text/plain"), ("data-category", category)]);
+        let s = el(
+            &doc,
+            "script",
+            &[("type", "text/plain"), ("data-category", category)],
+        );
         let mut code = String::from("window.");
         code.push_str(flag);
         code.push_str(" = (window.");
@@ -200,7 +246,10 @@ mod tests {
 
     fn count(flag: &str) -> f64 {
         let w = web_sys::window().expect("window");
-        js_sys::Reflect::get(&w, &JsValue::from_str(flag)).ok().and_then(|v| v.as_f64()).unwrap_or(0.0)
+        js_sys::Reflect::get(&w, &JsValue::from_str(flag))
+            .ok()
+            .and_then(|v| v.as_f64())
+            .unwrap_or(0.0)
     }
 
     #[wasm_bindgen_test]
@@ -209,16 +258,25 @@ mod tests {
         gated("ads", "adsRan");
         gated("!stats", "statsRefusedRan");
         release_scripts(&state(&["necessary"]));
-        assert_eq!((count("statsRan"), count("adsRan"), count("statsRefusedRan")), (0.0, 0.0, 1.0));
+        assert_eq!(
+            (count("statsRan"), count("adsRan"), count("statsRefusedRan")),
+            (0.0, 0.0, 1.0)
+        );
         release_scripts(&state(&["necessary", "stats"]));
         release_scripts(&state(&["necessary", "stats"]));
-        assert_eq!((count("statsRan"), count("adsRan"), count("statsRefusedRan")), (1.0, 0.0, 1.0));
+        assert_eq!(
+            (count("statsRan"), count("adsRan"), count("statsRefusedRan")),
+            (1.0, 0.0, 1.0)
+        );
     }
 
     #[wasm_bindgen_test]
     fn placeholder_texts_fill_known_names_and_keep_typos_visible() {
         let values = [("provider", "VideoHost"), ("category", "Marketing")];
-        assert_eq!(fill("{provider} needs {category}.", &values), "VideoHost needs Marketing.");
+        assert_eq!(
+            fill("{provider} needs {category}.", &values),
+            "VideoHost needs Marketing."
+        );
         assert_eq!(fill("{provder} {", &values), "{provder} {");
     }
 }

@@ -35,7 +35,9 @@ pub fn str_array(items: &[String]) -> JsValue {
 }
 
 fn iso(unix_s: u64) -> JsValue {
-    js_sys::Date::new(&JsValue::from_f64(unix_s as f64 * 1000.0)).to_iso_string().into()
+    js_sys::Date::new(&JsValue::from_f64(unix_s as f64 * 1000.0))
+        .to_iso_string()
+        .into()
 }
 
 /// 16 bytes from the browser's CSPRNG (`crypto.getRandomValues`, which,
@@ -53,7 +55,9 @@ pub fn now_s() -> u64 {
 }
 
 pub fn dispatch(name: &str, detail: &JsValue) {
-    let Some(window) = web_sys::window() else { return };
+    let Some(window) = web_sys::window() else {
+        return;
+    };
     let init = CustomEventInit::new();
     init.set_detail(detail);
     if let Ok(e) = CustomEvent::new_with_event_init_dict(name, &init) {

@@ -13,20 +13,32 @@ use crate::Command;
 pub fn render(root: &ShadowRoot, config: &Config, gpc: bool) -> Mounted {
     let doc = document();
     let t = &config.texts;
-    let banner = el(&doc, "section", &[
-        ("class", "card banner"),
-        ("role", "dialog"),
-        ("aria-modal", "false"),
-        ("aria-labelledby", "cs-banner-title"),
-        ("aria-describedby", "cs-banner-desc"),
-    ]);
+    let banner = el(
+        &doc,
+        "section",
+        &[
+            ("class", "card banner"),
+            ("role", "dialog"),
+            ("aria-modal", "false"),
+            ("aria-labelledby", "cs-banner-title"),
+            ("aria-describedby", "cs-banner-desc"),
+        ],
+    );
     let title = text_el(&doc, "h2", &[("id", "cs-banner-title")], &t.banner_title);
-    let desc = text_el(&doc, "p", &[("id", "cs-banner-desc")], &t.banner_description);
+    let desc = text_el(
+        &doc,
+        "p",
+        &[("id", "cs-banner-desc")],
+        &t.banner_description,
+    );
     let _ = desc.append_with_str_1(" ");
     let _ = desc.append_child(&link(&doc, &config.privacy_policy_url, &t.privacy_policy));
     append(&banner, &[&title, &desc]);
     if gpc {
-        append(&banner, &[&text_el(&doc, "p", &[("class", "gpc")], &t.gpc_honoured)]);
+        append(
+            &banner,
+            &[&text_el(&doc, "p", &[("class", "gpc")], &t.gpc_honoured)],
+        );
     }
     let actions = el(&doc, "div", &[("class", "actions")]);
     let accept = button(&doc, "btn choice", &t.accept_all);
@@ -40,5 +52,8 @@ pub fn render(root: &ShadowRoot, config: &Config, gpc: bool) -> Mounted {
         on_click(&customize, Command::OpenPreferences),
     ];
     let _ = root.append_child(&banner);
-    Mounted { element: banner, _listeners: listeners }
+    Mounted {
+        element: banner,
+        _listeners: listeners,
+    }
 }

@@ -6,13 +6,17 @@ use wasm_bindgen::{JsCast, UnwrapThrowExt};
 use web_sys::{Document, Element, HtmlElement};
 
 pub fn document() -> Document {
-    web_sys::window().and_then(|w| w.document()).expect_throw("unreachable: the widget only boots in a page with a document")
+    web_sys::window()
+        .and_then(|w| w.document())
+        .expect_throw("unreachable: the widget only boots in a page with a document")
 }
 
 /// An element with attributes. Attribute names and values here are the
 /// widget's own constants or checked config values.
 pub fn el(doc: &Document, tag: &str, attrs: &[(&str, &str)]) -> Element {
-    let e = doc.create_element(tag).expect_throw("unreachable: valid tag name");
+    let e = doc
+        .create_element(tag)
+        .expect_throw("unreachable: valid tag name");
     for (k, v) in attrs {
         let _ = e.set_attribute(k, v);
     }
@@ -33,7 +37,12 @@ pub fn append(parent: &Element, children: &[&Element]) {
 }
 
 pub fn button(doc: &Document, class: &str, label: &str) -> Element {
-    text_el(doc, "button", &[("type", "button"), ("class", class)], label)
+    text_el(
+        doc,
+        "button",
+        &[("type", "button"), ("class", class)],
+        label,
+    )
 }
 
 /// A link to a checked http(s) URL (config validation guarantees it).

@@ -28,42 +28,73 @@ pub struct FormChoice {
 /// Inserts the checkboxes into the form `config.forms[index]` names.
 pub fn attach(config: &Config, index: usize, spec: &Form) -> Result<FormConsent, &'static str> {
     let doc = document();
-    let found = doc.query_selector(&spec.selector).map_err(|_| "is not a valid CSS selector")?;
+    let found = doc
+        .query_selector(&spec.selector)
+        .map_err(|_| "is not a valid CSS selector")?;
     let form = found.ok_or("matches no form on this page")?;
     if form.tag_name() != "FORM" {
         return Err("must match a <form> element");
     }
-    let block = el(&doc, "div", &[("class", "consentry-form-consent"), ("data-consentry-form", "")]);
+    let block = el(
+        &doc,
+        "div",
+        &[
+            ("class", "consentry-form-consent"),
+            ("data-consentry-form", ""),
+        ],
+    );
     for p in &spec.purposes {
         let mut id = String::from("consentry-");
         push_num(&mut id, index as u64);
         id.push('-');
         id.push_str(&p.id);
         let err_id = concat(&[&id, "-error"]);
-        let row = el(&doc, "div", &[("class", "consentry-purpose"), ("style", ROW_STYLE)]);
+        let row = el(
+            &doc,
+            "div",
+            &[("class", "consentry-purpose"), ("style", ROW_STYLE)],
+        );
         let name = concat(&["consentry_", &p.id]);
-        let input = el(&doc, "input", &[
-            ("type", "checkbox"),
-            ("id", &id),
-            ("name", &name),
-            ("value", "yes"),
-            ("data-purpose", &p.id),
-            ("style", "width:20px;height:20px;margin:2px 0 0"),
-        ]);
+        let input = el(
+            &doc,
+            "input",
+            &[
+                ("type", "checkbox"),
+                ("id", &id),
+                ("name", &name),
+                ("value", "yes"),
+                ("data-purpose", &p.id),
+                ("style", "width:20px;height:20px;margin:2px 0 0"),
+            ],
+        );
         if p.required {
             let _ = input.set_attribute("data-required", "");
             let _ = input.set_attribute("aria-required", "true");
         }
-        let label = text_el(&doc, "label", &[("for", &id), ("style", "flex:1 1 12rem")], &p.label);
-        let policy = link(&doc, &config.privacy_policy_url, &config.texts.privacy_policy);
+        let label = text_el(
+            &doc,
+            "label",
+            &[("for", &id), ("style", "flex:1 1 12rem")],
+            &p.label,
+        );
+        let policy = link(
+            &doc,
+            &config.privacy_policy_url,
+            &config.texts.privacy_policy,
+        );
         append(&row, &[&input, &label, &policy]);
         if p.required {
-            let error = text_el(&doc, "p", &[
-                ("id", &err_id),
-                ("class", "consentry-error"),
-                ("role", "alert"),
-                ("style", ERROR_STYLE),
-            ], &config.texts.form_required);
+            let error = text_el(
+                &doc,
+                "p",
+                &[
+                    ("id", &err_id),
+                    ("class", "consentry-error"),
+                    ("role", "alert"),
+                    ("style", ERROR_STYLE),
+                ],
+                &config.texts.form_required,
+            );
             let _ = error.set_attribute("hidden", "");
             append(&row, &[&error]);
         }
@@ -81,28 +112,44 @@ pub fn attach(config: &Config, index: usize, spec: &Form) -> Result<FormConsent,
     let mut listeners = Vec::new();
     // Capture phase, so a required purpose stops the submit before the
     // site's own handlers see it.
-    let opts = EventListenerOptions { phase: EventListenerPhase::Capture, passive: false };
+    let opts = EventListenerOptions {
+        phase: EventListenerPhase::Capture,
+        passive: false,
+    };
     let selector = spec.selector.clone();
     let checked_form = form.clone();
-    listeners.push(EventListener::new_with_options(&form, "submit", opts, move |e| {
-        on_submit(&checked_form, &selector, e);
-    }));
+    listeners.push(EventListener::new_with_options(
+        &form,
+        "submit",
+        opts,
+        move |e| {
+            on_submit(&checked_form, &selector, e);
+        },
+    ));
     // Ticking a required box clears its message at once.
     listeners.push(EventListener::new(&form, "change", |e| {
-        if let Some(input) = e.target().and_then(|t| t.dyn_into::<HtmlInputElement>().ok()) {
+        if let Some(input) = e
+            .target()
+            .and_then(|t| t.dyn_into::<HtmlInputElement>().ok())
+        {
             if input.has_attribute("data-required") && input.checked() {
                 set_invalid(&input, false);
             }
         }
     }));
-    Ok(FormConsent { _listeners: listeners })
+    Ok(FormConsent {
+        _listeners: listeners,
+    })
 }
 
 fn boxes(form: &Element) -> Vec<HtmlInputElement> {
     let mut out = Vec::new();
     if let Ok(list) = form.query_selector_all("input[data-purpose]") {
         for i in 0..list.length() {
-            if let Some(input) = list.item(i).and_then(|n| n.dyn_into::<HtmlInputElement>().ok()) {
+            if let Some(input) = list
+                .item(i)
+                .and_then(|n| n.dyn_into::<HtmlInputElement>().ok())
+            {
                 out.push(input);
             }
         }
@@ -112,8 +159,10 @@ fn boxes(form: &Element) -> Vec<HtmlInputElement> {
 
 fn on_submit(form: &Element, selector: &str, e: &Event) {
     let boxes = boxes(form);
-    let missing: Vec<&HtmlInputElement> =
-        boxes.iter().filter(|b| b.has_attribute("data-required") && !b.checked()).collect();
+    let missing: Vec<&HtmlInputElement> = boxes
+        .iter()
+        .filter(|b| b.has_attribute("data-required") && !b.checked())
+        .collect();
     if let Some(first) = missing.first() {
         e.prevent_default();
         e.stop_immediate_propagation();
@@ -127,11 +176,16 @@ fn on_submit(form: &Element, selector: &str, e: &Event) {
         .iter()
         .filter_map(|b| b.get_attribute("data-purpose").map(|id| (id, b.checked())))
         .collect();
-    crate::form_submitted(FormChoice { selector: selector.to_owned(), purposes });
+    crate::form_submitted(FormChoice {
+        selector: selector.to_owned(),
+        purposes,
+    });
 }
 
 fn set_invalid(input: &HtmlInputElement, invalid: bool) {
-    let Some(id) = input.get_attribute("id") else { return };
+    let Some(id) = input.get_attribute("id") else {
+        return;
+    };
     let err_id = concat(&[&id, "-error"]);
     let error = document().get_element_by_id(&err_id);
     if invalid {

@@ -26,8 +26,14 @@ pub struct Shell {
 impl Shell {
     pub fn mount(config: &Config) -> Result<Shell, &'static str> {
         let doc = document();
-        let body = doc.body().ok_or("the page has no <body> yet; load consentry.js with `defer`")?;
-        let host = el(&doc, "div", &[("id", "consentry-root"), ("data-nosnippet", "")]);
+        let body = doc
+            .body()
+            .ok_or("the page has no <body> yet; load consentry.js with `defer`")?;
+        let host = el(
+            &doc,
+            "div",
+            &[("id", "consentry-root"), ("data-nosnippet", "")],
+        );
         let root = host
             .attach_shadow(&ShadowRootInit::new(ShadowRootMode::Open))
             .map_err(|_| "could not attach a shadow root to #consentry-root")?;

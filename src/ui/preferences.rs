@@ -21,17 +21,39 @@ pub fn render(root: &ShadowRoot, config: &Config, state: Option<&ConsentState>) 
     let doc = document();
     let t = &config.texts;
     let overlay = el(&doc, "div", &[("class", "overlay")]);
-    let dialog = el(&doc, "div", &[
-        ("class", "card prefs"),
-        ("role", "dialog"),
-        ("aria-modal", "true"),
-        ("aria-labelledby", "cs-prefs-title"),
-        ("aria-describedby", "cs-prefs-desc"),
-    ]);
-    let close = el(&doc, "button", &[("type", "button"), ("class", "close"), ("aria-label", &t.close)]);
+    let dialog = el(
+        &doc,
+        "div",
+        &[
+            ("class", "card prefs"),
+            ("role", "dialog"),
+            ("aria-modal", "true"),
+            ("aria-labelledby", "cs-prefs-title"),
+            ("aria-describedby", "cs-prefs-desc"),
+        ],
+    );
+    let close = el(
+        &doc,
+        "button",
+        &[
+            ("type", "button"),
+            ("class", "close"),
+            ("aria-label", &t.close),
+        ],
+    );
     close.set_text_content(Some("\u{d7}"));
-    let title = text_el(&doc, "h2", &[("id", "cs-prefs-title")], &t.preferences_title);
-    let desc = text_el(&doc, "p", &[("id", "cs-prefs-desc")], &t.preferences_description);
+    let title = text_el(
+        &doc,
+        "h2",
+        &[("id", "cs-prefs-title")],
+        &t.preferences_title,
+    );
+    let desc = text_el(
+        &doc,
+        "p",
+        &[("id", "cs-prefs-desc")],
+        &t.preferences_description,
+    );
     let _ = desc.append_with_str_1(" ");
     let _ = desc.append_child(&link(&doc, &config.privacy_policy_url, &t.privacy_policy));
     append(&dialog, &[&close, &title, &desc]);
@@ -55,14 +77,22 @@ pub fn render(root: &ShadowRoot, config: &Config, state: Option<&ConsentState>) 
     ];
     let trap_root = dialog.clone();
     let opts = EventListenerOptions::enable_prevent_default();
-    listeners.push(EventListener::new_with_options(&dialog, "keydown", opts, move |e| {
-        if let Some(k) = e.dyn_ref::<KeyboardEvent>() {
-            keydown(&trap_root, k);
-        }
-    }));
+    listeners.push(EventListener::new_with_options(
+        &dialog,
+        "keydown",
+        opts,
+        move |e| {
+            if let Some(k) = e.dyn_ref::<KeyboardEvent>() {
+                keydown(&trap_root, k);
+            }
+        },
+    ));
     let _ = root.append_child(&overlay);
     focus(&close);
-    Mounted { element: overlay, _listeners: listeners }
+    Mounted {
+        element: overlay,
+        _listeners: listeners,
+    }
 }
 
 fn category(cat: &Category, granted: bool, config: &Config) -> Element {
@@ -72,7 +102,15 @@ fn category(cat: &Category, granted: bool, config: &Config) -> Element {
     let section = el(&doc, "section", &[("class", "cat")]);
     let head = el(&doc, "div", &[("class", "cat-head")]);
     let label = el(&doc, "label", &[("for", &id)]);
-    let input = el(&doc, "input", &[("type", "checkbox"), ("id", &id), ("data-category", &cat.id)]);
+    let input = el(
+        &doc,
+        "input",
+        &[
+            ("type", "checkbox"),
+            ("id", &id),
+            ("data-category", &cat.id),
+        ],
+    );
     if !cat.description.is_empty() {
         let _ = input.set_attribute("aria-describedby", &desc_id);
     }
@@ -84,11 +122,22 @@ fn category(cat: &Category, granted: bool, config: &Config) -> Element {
     let _ = label.append_with_str_1(&cat.title);
     append(&head, &[&label]);
     if cat.necessary {
-        append(&head, &[&text_el(&doc, "span", &[("class", "always")], &config.texts.always_on)]);
+        append(
+            &head,
+            &[&text_el(
+                &doc,
+                "span",
+                &[("class", "always")],
+                &config.texts.always_on,
+            )],
+        );
     }
     append(&section, &[&head]);
     if !cat.description.is_empty() {
-        append(&section, &[&text_el(&doc, "p", &[("id", &desc_id)], &cat.description)]);
+        append(
+            &section,
+            &[&text_el(&doc, "p", &[("id", &desc_id)], &cat.description)],
+        );
     }
     if !cat.cookies.is_empty() {
         append(&section, &[&cookie_table(cat, config)]);
@@ -102,7 +151,12 @@ fn cookie_table(cat: &Category, config: &Config) -> Element {
     let t = &config.texts;
     let table = el(&doc, "table", &[("aria-label", &cat.title)]);
     let head = el(&doc, "tr", &[]);
-    for h in [&t.cookie_name, &t.cookie_provider, &t.cookie_purpose, &t.cookie_duration] {
+    for h in [
+        &t.cookie_name,
+        &t.cookie_provider,
+        &t.cookie_purpose,
+        &t.cookie_duration,
+    ] {
         append(&head, &[&text_el(&doc, "th", &[("scope", "col")], h)]);
     }
     let thead = el(&doc, "thead", &[]);
@@ -132,20 +186,30 @@ fn keydown(dialog: &Element, e: &KeyboardEvent) {
 
 /// Keeps Tab and Shift+Tab cycling inside the dialog.
 fn trap_tab(dialog: &Element, e: &KeyboardEvent) {
-    let Ok(list) = dialog.query_selector_all(FOCUSABLE) else { return };
+    let Ok(list) = dialog.query_selector_all(FOCUSABLE) else {
+        return;
+    };
     let n = list.length();
     if n == 0 {
         return;
     }
-    let (Some(first), Some(last)) = (list.item(0), list.item(n - 1)) else { return };
+    let (Some(first), Some(last)) = (list.item(0), list.item(n - 1)) else {
+        return;
+    };
     let active = dialog
         .get_root_node()
         .dyn_into::<ShadowRoot>()
         .ok()
         .and_then(|r| r.active_element());
     let active_node: Option<web_sys::Node> = active.map(Into::into);
-    let at = |n: &web_sys::Node| active_node.as_ref().is_some_and(|a| a.is_same_node(Some(n)));
-    let inside = active_node.as_ref().is_some_and(|a| dialog.contains(Some(a)));
+    let at = |n: &web_sys::Node| {
+        active_node
+            .as_ref()
+            .is_some_and(|a| a.is_same_node(Some(n)))
+    };
+    let inside = active_node
+        .as_ref()
+        .is_some_and(|a| dialog.contains(Some(a)));
     let target = if e.shift_key() {
         (at(&first) || !inside).then_some(last)
     } else {
@@ -160,9 +224,16 @@ fn trap_tab(dialog: &Element, e: &KeyboardEvent) {
 /// The optional categories whose toggles are on.
 pub fn checked_categories(dialog: &Element) -> Vec<String> {
     let mut out = Vec::new();
-    let Ok(list) = dialog.query_selector_all("input[data-category]") else { return out };
+    let Ok(list) = dialog.query_selector_all("input[data-category]") else {
+        return out;
+    };
     for i in 0..list.length() {
-        let Some(input) = list.item(i).and_then(|n| n.dyn_into::<HtmlInputElement>().ok()) else { continue };
+        let Some(input) = list
+            .item(i)
+            .and_then(|n| n.dyn_into::<HtmlInputElement>().ok())
+        else {
+            continue;
+        };
         if input.checked() && !input.disabled() {
             if let Some(id) = input.get_attribute("data-category") {
                 out.push(id);

@@ -13,9 +13,20 @@ const ICON: &str = r#"<svg viewBox="0 0 24 24" aria-hidden="true" focusable="fal
 
 pub fn render(root: &ShadowRoot, config: &Config) -> Mounted {
     let doc = document();
-    let b = el(&doc, "button", &[("type", "button"), ("class", "reopen"), ("aria-label", &config.texts.reopen)]);
+    let b = el(
+        &doc,
+        "button",
+        &[
+            ("type", "button"),
+            ("class", "reopen"),
+            ("aria-label", &config.texts.reopen),
+        ],
+    );
     b.set_inner_html(ICON);
     let listeners = vec![on_click(&b, Command::OpenPreferences)];
     let _ = root.append_child(&b);
-    Mounted { element: b, _listeners: listeners }
+    Mounted {
+        element: b,
+        _listeners: listeners,
+    }
 }

@@ -1,0 +1,257 @@
+//! `cargo xtask dist`: the widget, built, optimized and measured, in `target/dist/`.
+
+use std::fs;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::{cargo, run, target_dir, Result};
+
+/// The transfer budget for everything a page loads for the widget (issue 2).
+const BUDGET_BROTLI_BYTES: usize = 40 * 1024;
+
+/// What a page loads for the widget, in load order; CSS is inside the wasm.
+pub const WIDGET_FILES: [&str; 3] = [
+    "consentry.js",
+    "consentry-core.js",
+    "consentry-core_bg.wasm",
+];
+
+/// The features rustc enables by default for wasm32-unknown-unknown
+/// (`rustc --print cfg --target wasm32-unknown-unknown`). wasm-opt must accept
+/// them to read the module, and must not emit more than browsers run.
+const WASM_FEATURES: [&str; 6] = [
+    "--enable-bulk-memory",
+    "--enable-multivalue",
+    "--enable-mutable-globals",
+    "--enable-nontrapping-float-to-int",
+    "--enable-reference-types",
+    "--enable-sign-ext",
+];
+
+pub fn dist_dir() -> PathBuf {
+    target_dir().join("dist")
+}
+
+/// `cargo xtask dist`: build, measure, and fail over budget.
+pub fn dist() -> Result {
+    check_budget(build()?)
+}
+
+/// Builds the widget into `target/dist/`, prints its sizes and returns their total.
+pub fn build() -> Result<Sizes> {
+    let out = dist_dir();
+    // Start empty, so a file the pipeline no longer makes cannot linger and be served.
+    if out.exists() {
+        fs::remove_dir_all(&out)?;
+    }
+    fs::create_dir_all(&out)?;
+
+    // Whatever the profile says, keep the `target_features` section that `strip = true`
+    // would drop: wasm-bindgen reads it to use reference types, and warns without it.
+    // wasm-opt below strips the names and the other sections browsers ignore.
+    run(cargo()
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-unknown-unknown",
+            "-p",
+            "consentry",
+            "--lib",
+        ])
+        .env("CARGO_PROFILE_RELEASE_STRIP", "debuginfo"))?;
+    let wasm = target_dir().join("wasm32-unknown-unknown/release/consentry.wasm");
+    // `--target web`: an ES module with an `init` that fetches the wasm next to it,
+    // which both the classic loader and the npm package import. The .d.ts files stay for npm users.
+    run(Command::new("wasm-bindgen")
+        .args([
+            "--target",
+            "web",
+            "--out-name",
+            "consentry-core",
+            "--out-dir",
+        ])
+        .arg(&out)
+        .arg(&wasm))?;
+
+    let core_wasm = out.join("consentry-core_bg.wasm");
+    run(Command::new("node_modules/.bin/wasm-opt")
+        .arg("-Oz")
+        .args(WASM_FEATURES)
+        .args([
+            "--strip-debug",
+            "--strip-producers",
+            "--strip-target-features",
+        ])
+        .arg(&core_wasm)
+        .arg("-o")
+        .arg(&core_wasm))?;
+    // A wrong feature flag yields a module browsers refuse; catch it here, not in a test page.
+    run(Command::new("node")
+        .args(["-e", "if (!WebAssembly.validate(require('fs').readFileSync(process.argv[1]))) { console.error('invalid wasm after wasm-opt'); process.exit(1) }"])
+        .arg(&core_wasm))?;
+
+    // Every JS library ships minified; for us it is a fifth of the budget.
+    let core_js = out.join("consentry-core.js");
+    minify(&core_js, &core_js, true)?;
+    if Path::new("pkg-config/consentry.js").exists() {
+        minify(
+            Path::new("pkg-config/consentry.js"),
+            &out.join("consentry.js"),
+            false,
+        )?;
+    } else {
+        eprintln!("xtask: note: no pkg-config/consentry.js yet, skipping the classic loader");
+    }
+    copy_if_exists(
+        "pkg-config/examples/landing.json",
+        &out.join("consentry.config.json"),
+        "the demo config",
+    )?;
+    npm_package(&out)?;
+
+    let files: Vec<PathBuf> = WIDGET_FILES
+        .iter()
+        .map(|f| out.join(f))
+        .filter(|p| p.exists())
+        .collect();
+    print_sizes("target/dist (what a page loads for the widget)", &files)
+}
+
+/// Fails when the widget's total brotli size is over the budget.
+pub fn check_budget(total: Sizes) -> Result {
+    if total.brotli > BUDGET_BROTLI_BYTES {
+        return Err(format!(
+            "the widget is {} bytes brotli, over its {BUDGET_BROTLI_BYTES}-byte budget (try `twiggy top`)",
+            total.brotli
+        )
+        .into());
+    }
+    println!(
+        "budget: {} of {BUDGET_BROTLI_BYTES} bytes brotli ({}%)",
+        total.brotli,
+        total.brotli * 100 / BUDGET_BROTLI_BYTES
+    );
+    Ok(())
+}
+
+/// `target/dist/npm/`: the npm package, from the template in `pkg-config/`
+/// plus the wasm-bindgen output it imports.
+fn npm_package(out: &Path) -> Result {
+    if !Path::new("pkg-config/package.json").exists() {
+        eprintln!("xtask: note: no pkg-config/package.json yet, skipping the npm package");
+        return Ok(());
+    }
+    let npm = out.join("npm");
+    fs::create_dir_all(&npm)?;
+    // Hand-written files from the template, then the built ones; a file the
+    // template's `files` list names but nobody wrote yet is simply absent.
+    let template = [
+        "package.json",
+        "index.js",
+        "index.d.ts",
+        "README.md",
+        "consentry.schema.json",
+    ]
+    .map(|name| Path::new("pkg-config").join(name));
+    let built = [
+        "consentry.js",
+        "consentry-core.js",
+        "consentry-core.d.ts",
+        "consentry-core_bg.wasm",
+        "consentry-core_bg.wasm.d.ts",
+    ]
+    .map(|name| out.join(name));
+    for from in template.iter().chain(&built).filter(|from| from.exists()) {
+        if let Some(name) = from.file_name() {
+            fs::copy(from, npm.join(name))?;
+        }
+    }
+    Ok(())
+}
+
+/// terser (pinned in package.json): compress and mangle, no comments kept.
+fn minify(from: &Path, to: &Path, module: bool) -> Result {
+    let mut cmd = Command::new("node_modules/.bin/terser");
+    cmd.arg(from)
+        .args(["--compress", "--mangle", "--comments", "false", "--output"])
+        .arg(to);
+    if module {
+        cmd.arg("--module");
+    }
+    run(&mut cmd)
+}
+
+fn copy_if_exists(from: &str, to: &Path, what: &str) -> Result {
+    if Path::new(from).exists() {
+        fs::copy(from, to).map_err(|err| format!("cannot copy {from}: {err}"))?;
+    } else {
+        eprintln!("xtask: warning: {from} ({what}) does not exist yet, skipped");
+    }
+    Ok(())
+}
+
+/// Bytes on disk and on the wire.
+#[derive(Clone, Copy, Default)]
+pub struct Sizes {
+    pub raw: usize,
+    pub gzip: usize,
+    pub brotli: usize,
+}
+
+impl Sizes {
+    pub fn of(bytes: &[u8]) -> Result<Sizes> {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gz.write_all(bytes)?;
+        let gzip = gz.finish()?.len();
+        // Quality 11 with a 4 MiB window (lgwin 22): what `brotli -q 11` and CDNs' static compression use.
+        let mut br = brotli::CompressorWriter::new(Vec::new(), 4096, 11, 22);
+        br.write_all(bytes)?;
+        let brotli = br.into_inner().len();
+        Ok(Sizes {
+            raw: bytes.len(),
+            gzip,
+            brotli,
+        })
+    }
+
+    pub fn add(self, other: Sizes) -> Sizes {
+        Sizes {
+            raw: self.raw + other.raw,
+            gzip: self.gzip + other.gzip,
+            brotli: self.brotli + other.brotli,
+        }
+    }
+}
+
+pub fn print_header(title: &str, first_column: &str) {
+    println!("\n{title}");
+    println!(
+        "{first_column:<40} {:>10} {:>10} {:>10}",
+        "raw", "gzip -9", "brotli 11"
+    );
+}
+
+pub fn print_row(name: &str, s: Sizes) {
+    println!("{name:<40} {:>10} {:>10} {:>10}", s.raw, s.gzip, s.brotli);
+}
+
+/// Prints one row per file (each compressed on its own, as served) and a total.
+pub fn print_sizes(title: &str, files: &[PathBuf]) -> Result<Sizes> {
+    print_header(title, "file");
+    let mut total = Sizes::default();
+    for file in files {
+        let bytes =
+            fs::read(file).map_err(|err| format!("cannot read {}: {err}", file.display()))?;
+        let sizes = Sizes::of(&bytes)?;
+        let name = file.file_name().map_or_else(
+            || file.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        print_row(&name, sizes);
+        total = total.add(sizes);
+    }
+    print_row("total", total);
+    Ok(total)
+}
