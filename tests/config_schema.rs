@@ -19,8 +19,12 @@ fn schema_validator() -> (boon::Schemas, boon::SchemaIndex) {
     let mut schemas = boon::Schemas::new();
     let mut compiler = boon::Compiler::new();
     let schema = read(&dir.join("consentry.schema.json"));
-    compiler.add_resource("consentry.schema.json", schema).expect("add schema");
-    let index = compiler.compile("consentry.schema.json", &mut schemas).expect("schema compiles");
+    compiler
+        .add_resource("consentry.schema.json", schema)
+        .expect("add schema");
+    let index = compiler
+        .compile("consentry.schema.json", &mut schemas)
+        .expect("schema compiles");
     (schemas, index)
 }
 
@@ -79,30 +83,111 @@ fn bad_configs_are_refused_with_the_field_named() {
     let (schemas, index) = schema_validator();
     type Mutate = fn(&mut Value);
     let cases: Vec<(Mutate, &str, bool)> = vec![
-        (|c| c["colour"] = json!("red"), "consentry: config.colour: unknown field; expected one of: $schema, id,", true),
-        (|c| c["revision"] = json!("two"), "consentry: config.revision: must be a whole number, not a string", true),
-        (|c| { c.as_object_mut().map(|o| o.remove("privacyPolicyUrl")); }, "consentry: config.privacyPolicyUrl: is required", true),
-        (|c| c["privacyPolicyUrl"] = json!("javascript:alert(1)"), "consentry: config.privacyPolicyUrl: must be an http(s) URL", true),
-        (|c| c["privacyPolicyUrl"] = json!("//evil.example/privacy"), "consentry: config.privacyPolicyUrl: must be an http(s) URL", true),
-        (|c| c["endpoint"] = json!("data:text/plain,hi"), "consentry: config.endpoint: must be an http(s) URL", true),
-        (|c| c["lifetimeMonths"] = json!(14), "consentry: config.lifetimeMonths: must be between 1 and 13 months", true),
-        (|c| c["lifetimeMonths"] = json!(0), "consentry: config.lifetimeMonths: must be between 1 and 13 months", true),
-        (|c| c["categories"][2]["id"] = json!("analytics"), "consentry: config.categories[2].id: duplicate id", false),
-        (|c| c["categories"][1]["id"] = json!("has space"), "consentry: config.categories[1].id: must be 1-64 letters", true),
-        (|c| c["categories"][1]["cookies"][0]["provider"] = json!(7), "consentry: config.categories[1].cookies[0].provider: must be a string, not a number", true),
-        (|c| c["categories"][0]["gpc"] = json!(true), "consentry: config.categories[0].gpc: a necessary category cannot be refused", false),
-        (|c| c["categories"] = json!([]), "consentry: config.categories: must list at least one category", true),
-        (|c| c["forms"][0]["purposes"][1]["id"] = json!("newsletter"), "consentry: config.forms[0].purposes[1].id: duplicate purpose id", false),
-        (|c| c["forms"][0]["purposes"][0]["label"] = json!(""), "consentry: config.forms[0].purposes[0].label: must not be empty", true),
-        (|c| c["theme"] = json!({"color": "red"}), "consentry: config.theme.color: only --consentry-* custom properties", true),
-        (|c| c["theme"] = json!({"--consentry-bg": "url(https://tracker.example/p.gif)"}), "consentry: config.theme.--consentry-bg: must be a plain CSS value", false),
-        (|c| c["texts"]["acceptAll"] = json!(["Accept"]), "consentry: config.texts.acceptAll: must be a string, not an array", true),
+        (
+            |c| c["colour"] = json!("red"),
+            "consentry: config.colour: unknown field; expected one of: $schema, id,",
+            true,
+        ),
+        (
+            |c| c["revision"] = json!("two"),
+            "consentry: config.revision: must be a whole number, not a string",
+            true,
+        ),
+        (
+            |c| {
+                c.as_object_mut().map(|o| o.remove("privacyPolicyUrl"));
+            },
+            "consentry: config.privacyPolicyUrl: is required",
+            true,
+        ),
+        (
+            |c| c["privacyPolicyUrl"] = json!("javascript:alert(1)"),
+            "consentry: config.privacyPolicyUrl: must be an http(s) URL",
+            true,
+        ),
+        (
+            |c| c["privacyPolicyUrl"] = json!("//evil.example/privacy"),
+            "consentry: config.privacyPolicyUrl: must be an http(s) URL",
+            true,
+        ),
+        (
+            |c| c["endpoint"] = json!("data:text/plain,hi"),
+            "consentry: config.endpoint: must be an http(s) URL",
+            true,
+        ),
+        (
+            |c| c["lifetimeMonths"] = json!(14),
+            "consentry: config.lifetimeMonths: must be between 1 and 13 months",
+            true,
+        ),
+        (
+            |c| c["lifetimeMonths"] = json!(0),
+            "consentry: config.lifetimeMonths: must be between 1 and 13 months",
+            true,
+        ),
+        (
+            |c| c["categories"][2]["id"] = json!("analytics"),
+            "consentry: config.categories[2].id: duplicate id",
+            false,
+        ),
+        (
+            |c| c["categories"][1]["id"] = json!("has space"),
+            "consentry: config.categories[1].id: must be 1-64 letters",
+            true,
+        ),
+        (
+            |c| c["categories"][1]["cookies"][0]["provider"] = json!(7),
+            "consentry: config.categories[1].cookies[0].provider: must be a string, not a number",
+            true,
+        ),
+        (
+            |c| c["categories"][0]["gpc"] = json!(true),
+            "consentry: config.categories[0].gpc: a necessary category cannot be refused",
+            false,
+        ),
+        (
+            |c| c["categories"] = json!([]),
+            "consentry: config.categories: must list at least one category",
+            true,
+        ),
+        (
+            |c| c["forms"][0]["purposes"][1]["id"] = json!("newsletter"),
+            "consentry: config.forms[0].purposes[1].id: duplicate purpose id",
+            false,
+        ),
+        (
+            |c| c["forms"][0]["purposes"][0]["label"] = json!(""),
+            "consentry: config.forms[0].purposes[0].label: must not be empty",
+            true,
+        ),
+        (
+            |c| c["theme"] = json!({"color": "red"}),
+            "consentry: config.theme.color: only --consentry-* custom properties",
+            true,
+        ),
+        (
+            |c| c["theme"] = json!({"--consentry-bg": "url(https://tracker.example/p.gif)"}),
+            "consentry: config.theme.--consentry-bg: must be a plain CSS value",
+            false,
+        ),
+        (
+            |c| c["texts"]["acceptAll"] = json!(["Accept"]),
+            "consentry: config.texts.acceptAll: must be a string, not an array",
+            true,
+        ),
     ];
     for (i, (mutate, expected, schema_catches)) in cases.into_iter().enumerate() {
         let mut c = landing();
         mutate(&mut c);
         let got = widget_error(c.clone());
-        assert!(got.starts_with(expected), "case {i}: expected `{expected}…`, got `{got}`");
-        assert_eq!(schemas.validate(&c, index).is_err(), schema_catches, "case {i}: schema disagrees ({expected})");
+        assert!(
+            got.starts_with(expected),
+            "case {i}: expected `{expected}…`, got `{got}`"
+        );
+        assert_eq!(
+            schemas.validate(&c, index).is_err(),
+            schema_catches,
+            "case {i}: schema disagrees ({expected})"
+        );
     }
 }

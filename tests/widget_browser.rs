@@ -41,7 +41,10 @@ fn a_bad_config_shows_nothing_then_a_good_one_runs_the_whole_api() {
     let labels = buttons(&b);
     let names: Vec<&str> = labels.iter().map(|(t, _)| t.as_str()).collect();
     assert_eq!(names, ["Accept all", "Reject all", "Customize"]);
-    assert_eq!(labels[0].1, labels[1].1, "Accept and Reject must look the same");
+    assert_eq!(
+        labels[0].1, labels[1].1,
+        "Accept and Reject must look the same"
+    );
     assert!(consentry::get_consent().is_null(), "no choice yet");
 
     consentry::accept_categories(js_sys::Array::of1(&"analytics".into()).into());
@@ -49,7 +52,12 @@ fn a_bad_config_shows_nothing_then_a_good_one_runs_the_whole_api() {
     assert!(!consentry::is_granted("marketing"));
     assert!(banner().is_none(), "the banner leaves after a choice");
     let reopen = shadow().and_then(|s| s.query_selector("button.reopen").ok().flatten());
-    assert_eq!(reopen.and_then(|r| r.get_attribute("aria-label")).as_deref(), Some("Privacy settings"));
+    assert_eq!(
+        reopen
+            .and_then(|r| r.get_attribute("aria-label"))
+            .as_deref(),
+        Some("Privacy settings")
+    );
 
     consentry::reject_all();
     assert!(!consentry::is_granted("analytics"));

@@ -51,7 +51,10 @@ pub struct ParseError {
 }
 
 pub fn parse(text: &str) -> Result<Json, ParseError> {
-    let mut p = Parser { s: text.as_bytes(), i: 0 };
+    let mut p = Parser {
+        s: text.as_bytes(),
+        i: 0,
+    };
     p.ws();
     let v = p.value(0)?;
     p.ws();
@@ -68,7 +71,10 @@ struct Parser<'a> {
 
 impl Parser<'_> {
     fn err(&self, reason: &'static str) -> ParseError {
-        ParseError { offset: self.i, reason }
+        ParseError {
+            offset: self.i,
+            reason,
+        }
     }
 
     fn peek(&self) -> Option<u8> {
@@ -122,7 +128,10 @@ impl Parser<'_> {
             let at = self.i;
             let key = self.string()?;
             if fields.iter().any(|(k, _)| *k == key) {
-                return Err(ParseError { offset: at, reason: "duplicate key" });
+                return Err(ParseError {
+                    offset: at,
+                    reason: "duplicate key",
+                });
             }
             self.ws();
             if !self.eat(b":") {
@@ -190,7 +199,11 @@ impl Parser<'_> {
                 return Err(self.err("expected a digit in the exponent"));
             }
         }
-        let text = self.s.get(start..self.i).and_then(|b| core::str::from_utf8(b).ok()).ok_or_else(|| self.err("invalid number"))?;
+        let text = self
+            .s
+            .get(start..self.i)
+            .and_then(|b| core::str::from_utf8(b).ok())
+            .ok_or_else(|| self.err("invalid number"))?;
         Ok(Json::Num(text.to_owned()))
     }
 
@@ -213,12 +226,16 @@ impl Parser<'_> {
         self.i += 1;
         let mut out: Vec<u8> = Vec::new();
         loop {
-            let Some(c) = self.peek() else { return Err(self.err("unterminated string")) };
+            let Some(c) = self.peek() else {
+                return Err(self.err("unterminated string"));
+            };
             self.i += 1;
             match c {
                 b'"' => break,
                 b'\\' => {
-                    let Some(e) = self.peek() else { return Err(self.err("unterminated string")) };
+                    let Some(e) = self.peek() else {
+                        return Err(self.err("unterminated string"));
+                    };
                     self.i += 1;
                     let ch = match e {
                         b'"' => '"',
@@ -243,14 +260,20 @@ impl Parser<'_> {
                             } else {
                                 hi
                             };
-                            char::from_u32(code).ok_or_else(|| self.err("lone surrogate in \\u escape"))?
+                            char::from_u32(code)
+                                .ok_or_else(|| self.err("lone surrogate in \\u escape"))?
                         }
                         _ => return Err(self.err("unknown escape")),
                     };
                     let mut buf = [0u8; 4];
                     out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
                 }
-                0..=0x1f => return Err(ParseError { offset: self.i - 1, reason: "control character in string" }),
+                0..=0x1f => {
+                    return Err(ParseError {
+                        offset: self.i - 1,
+                        reason: "control character in string",
+                    })
+                }
                 _ => out.push(c),
             }
         }
@@ -322,7 +345,12 @@ impl Json {
     /// An object from `(key, value)` pairs, skipping `None` values (an absent
     /// optional field is left out, not written as null).
     pub fn object(fields: Vec<(&str, Option<Json>)>) -> Json {
-        Json::Obj(fields.into_iter().filter_map(|(k, v)| v.map(|v| (k.to_owned(), v))).collect())
+        Json::Obj(
+            fields
+                .into_iter()
+                .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v)))
+                .collect(),
+        )
     }
 
     /// The field `key` of an object.
@@ -425,12 +453,17 @@ pub fn type_error(path: String, expected: &str, got: &Json) -> FieldError {
 
 impl<'a> Fields<'a> {
     pub fn new(value: &'a Json, path: String, allowed: &[&str]) -> Result<Fields<'a>, FieldError> {
-        let Json::Obj(fields) = value else { return Err(type_error(path, "an object", value)) };
+        let Json::Obj(fields) = value else {
+            return Err(type_error(path, "an object", value));
+        };
         for (k, _) in fields {
             if !allowed.contains(&k.as_str()) {
                 let mut reason = String::from("unknown field; expected one of: ");
                 reason.push_str(&allowed.join(", "));
-                return Err(FieldError { path: path.join_key(k), reason });
+                return Err(FieldError {
+                    path: path.join_key(k),
+                    reason,
+                });
             }
         }
         Ok(Fields { fields, path })
@@ -450,7 +483,11 @@ impl<'a> Fields<'a> {
 
     /// `null` counts as absent, as `undefined` does in JS.
     pub fn get(&self, key: &str) -> Option<&'a Json> {
-        self.fields.iter().find(|(k, _)| k == key).map(|(_, v)| v).filter(|v| **v != Json::Null)
+        self.fields
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v)
+            .filter(|v| **v != Json::Null)
     }
 
     pub fn str(&self, key: &str) -> Result<Option<String>, FieldError> {
@@ -462,13 +499,19 @@ impl<'a> Fields<'a> {
     }
 
     pub fn req_str(&self, key: &str) -> Result<String, FieldError> {
-        self.str(key)?.ok_or_else(|| FieldError { path: self.path(key), reason: "is required".to_owned() })
+        self.str(key)?.ok_or_else(|| FieldError {
+            path: self.path(key),
+            reason: "is required".to_owned(),
+        })
     }
 
     pub fn u32(&self, key: &str) -> Result<Option<u32>, FieldError> {
         match self.get(key) {
             None => Ok(None),
-            Some(v) => v.as_u32().map(Some).ok_or_else(|| type_error(self.path(key), "a whole number", v)),
+            Some(v) => v
+                .as_u32()
+                .map(Some)
+                .ok_or_else(|| type_error(self.path(key), "a whole number", v)),
         }
     }
 
@@ -502,18 +545,35 @@ mod tests {
 
     #[test]
     fn parses_what_json_parse_accepts() {
-        let v = parse(r#" {"a": [1, -2.5e3, true, false, null], "b": "x\"\u00e9\ud83d\ude00\n"} "#).expect("valid");
+        let v = parse(r#" {"a": [1, -2.5e3, true, false, null], "b": "x\"\u00e9\ud83d\ude00\n"} "#)
+            .expect("valid");
         let Json::Obj(f) = v else { panic!("object") };
         assert_eq!(f[0].0, "a");
-        assert_eq!(f[0].1, Json::Arr(vec![
-            Json::Num("1".into()), Json::Num("-2.5e3".into()), Json::Bool(true), Json::Bool(false), Json::Null
-        ]));
+        assert_eq!(
+            f[0].1,
+            Json::Arr(vec![
+                Json::Num("1".into()),
+                Json::Num("-2.5e3".into()),
+                Json::Bool(true),
+                Json::Bool(false),
+                Json::Null
+            ])
+        );
         assert_eq!(f[1].1, Json::Str("x\"é😀\n".into()));
     }
 
     #[test]
     fn refuses_what_json_parse_refuses_and_says_where() {
-        for (text, offset) in [("{", 1), ("[1,]", 3), ("{\"a\" 1}", 5), ("\"\u{1}\"", 1), ("01x", 1), ("[1] [", 4), ("tru", 0), ("\"\\ud800\"", 7)] {
+        for (text, offset) in [
+            ("{", 1),
+            ("[1,]", 3),
+            ("{\"a\" 1}", 5),
+            ("\"\u{1}\"", 1),
+            ("01x", 1),
+            ("[1] [", 4),
+            ("tru", 0),
+            ("\"\\ud800\"", 7),
+        ] {
             let e = parse(text).expect_err(text);
             assert_eq!(e.offset, offset, "{text}: {}", e.reason);
         }
@@ -521,7 +581,10 @@ mod tests {
 
     #[test]
     fn duplicate_keys_and_deep_nesting_are_errors() {
-        assert_eq!(parse(r#"{"a":1,"a":2}"#).expect_err("dup").reason, "duplicate key");
+        assert_eq!(
+            parse(r#"{"a":1,"a":2}"#).expect_err("dup").reason,
+            "duplicate key"
+        );
         let deep = "[".repeat(40) + &"]".repeat(40);
         assert_eq!(parse(&deep).expect_err("deep").reason, "nested too deeply");
     }
@@ -539,7 +602,11 @@ mod tests {
     #[test]
     fn only_plain_integers_have_a_canonical_form_here() {
         for bad in ["-0", "1.5", "1e3", "9007199254740993"] {
-            assert_eq!(Json::Num(bad.into()).canonical(), Err(NotCanonical), "{bad}");
+            assert_eq!(
+                Json::Num(bad.into()).canonical(),
+                Err(NotCanonical),
+                "{bad}"
+            );
         }
         assert_eq!(Json::Num("-42".into()).canonical().as_deref(), Ok("-42"));
     }

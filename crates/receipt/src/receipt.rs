@@ -140,30 +140,42 @@ impl Receipt {
             ("receipt_id", Some(Json::str(&self.receipt_id))),
             ("issued_at", Some(Json::str(&self.issued_at))),
             ("site", Some(Json::str(&self.site))),
-            ("controller", Some(Json::object(vec![
-                ("name", Some(Json::str(&c.name))),
-                ("contact", opt_str(&c.contact)),
-                ("privacy_policy_url", Some(Json::str(&c.privacy_policy_url))),
-                ("policy_version", opt_str(&c.policy_version)),
-            ]))),
-            ("subject", Some(Json::object(vec![
-                ("key", Some(Json::str(&self.subject.key))),
-                ("ref", opt_str(&self.subject.reference)),
-            ]))),
+            (
+                "controller",
+                Some(Json::object(vec![
+                    ("name", Some(Json::str(&c.name))),
+                    ("contact", opt_str(&c.contact)),
+                    ("privacy_policy_url", Some(Json::str(&c.privacy_policy_url))),
+                    ("policy_version", opt_str(&c.policy_version)),
+                ])),
+            ),
+            (
+                "subject",
+                Some(Json::object(vec![
+                    ("key", Some(Json::str(&self.subject.key))),
+                    ("ref", opt_str(&self.subject.reference)),
+                ])),
+            ),
             ("action", Some(Json::str(self.action.as_str()))),
             ("method", Some(Json::str(self.method.as_str()))),
             ("purposes", Some(Json::Arr(purposes))),
-            ("notice", Some(Json::object(vec![
-                ("language", Some(Json::str(&self.notice.language))),
-                ("revision", Some(Json::int(u64::from(self.notice.revision)))),
-                ("sha256", Some(Json::str(&self.notice.sha256))),
-            ]))),
-            ("context", Some(Json::object(vec![
-                ("page", Some(Json::str(&self.context.page))),
-                ("user_agent", Some(Json::str(&self.context.user_agent))),
-                ("gpc", Some(Json::Bool(self.context.gpc))),
-                ("form", opt_str(&self.context.form)),
-            ]))),
+            (
+                "notice",
+                Some(Json::object(vec![
+                    ("language", Some(Json::str(&self.notice.language))),
+                    ("revision", Some(Json::int(u64::from(self.notice.revision)))),
+                    ("sha256", Some(Json::str(&self.notice.sha256))),
+                ])),
+            ),
+            (
+                "context",
+                Some(Json::object(vec![
+                    ("page", Some(Json::str(&self.context.page))),
+                    ("user_agent", Some(Json::str(&self.context.user_agent))),
+                    ("gpc", Some(Json::Bool(self.context.gpc))),
+                    ("form", opt_str(&self.context.form)),
+                ])),
+            ),
             ("expires_at", Some(Json::str(&self.expires_at))),
             ("previous", opt_str(&self.previous)),
         ])
@@ -173,12 +185,32 @@ impl Receipt {
     /// timestamps and unknown actions or methods are all refused, with the
     /// field named.
     pub fn from_json(value: &Json) -> Result<Receipt, FieldError> {
-        let o = Fields::new(value, String::new(), &[
-            "version", "receipt_id", "issued_at", "site", "controller", "subject", "action", "method",
-            "purposes", "notice", "context", "expires_at", "previous",
-        ])?;
-        let bad = |path: String, reason: &str| FieldError { path, reason: reason.to_owned() };
-        let version = o.u32("version")?.ok_or_else(|| bad(o.path("version"), "is required"))?;
+        let o = Fields::new(
+            value,
+            String::new(),
+            &[
+                "version",
+                "receipt_id",
+                "issued_at",
+                "site",
+                "controller",
+                "subject",
+                "action",
+                "method",
+                "purposes",
+                "notice",
+                "context",
+                "expires_at",
+                "previous",
+            ],
+        )?;
+        let bad = |path: String, reason: &str| FieldError {
+            path,
+            reason: reason.to_owned(),
+        };
+        let version = o
+            .u32("version")?
+            .ok_or_else(|| bad(o.path("version"), "is required"))?;
         if version != VERSION {
             return Err(bad(o.path("version"), "unsupported receipt version"));
         }
@@ -188,7 +220,11 @@ impl Receipt {
         }
         let issued_at = timestamp(&o, "issued_at")?;
         let expires_at = timestamp(&o, "expires_at")?;
-        let c = o.obj("controller", &["name", "contact", "privacy_policy_url", "policy_version"])?
+        let c = o
+            .obj(
+                "controller",
+                &["name", "contact", "privacy_policy_url", "policy_version"],
+            )?
             .ok_or_else(|| bad(o.path("controller"), "is required"))?;
         let controller = Controller {
             name: c.req_str("name")?,
@@ -196,44 +232,75 @@ impl Receipt {
             privacy_policy_url: c.req_str("privacy_policy_url")?,
             policy_version: c.str("policy_version")?,
         };
-        let s = o.obj("subject", &["key", "ref"])?.ok_or_else(|| bad(o.path("subject"), "is required"))?;
-        let subject = Subject { key: s.req_str("key")?, reference: s.str("ref")? };
+        let s = o
+            .obj("subject", &["key", "ref"])?
+            .ok_or_else(|| bad(o.path("subject"), "is required"))?;
+        let subject = Subject {
+            key: s.req_str("key")?,
+            reference: s.str("ref")?,
+        };
         if subject.key.len() != 43 || crate::b64::decode(&subject.key).is_none() {
-            return Err(bad(s.path("key"), "must be a base64url SHA-256 JWK thumbprint"));
+            return Err(bad(
+                s.path("key"),
+                "must be a base64url SHA-256 JWK thumbprint",
+            ));
         }
-        let action = Action::parse(&o.req_str("action")?).ok_or_else(|| bad(o.path("action"), "must be grant, update or withdraw"))?;
-        let method = Method::parse(&o.req_str("method")?)
-            .ok_or_else(|| bad(o.path("method"), "must be accept_all, reject_all, save_preferences, form_submit or api"))?;
+        let action = Action::parse(&o.req_str("action")?)
+            .ok_or_else(|| bad(o.path("action"), "must be grant, update or withdraw"))?;
+        let method = Method::parse(&o.req_str("method")?).ok_or_else(|| {
+            bad(
+                o.path("method"),
+                "must be accept_all, reject_all, save_preferences, form_submit or api",
+            )
+        })?;
         let mut purposes = Vec::new();
         for (i, p) in o.arr("purposes")?.iter().enumerate() {
             let p = Fields::new(p, o.index("purposes", i), &["id", "granted", "legal_basis"])?;
             purposes.push(Purpose {
                 id: p.req_str("id")?,
-                granted: p.bool("granted")?.ok_or_else(|| bad(p.path("granted"), "is required"))?,
+                granted: p
+                    .bool("granted")?
+                    .ok_or_else(|| bad(p.path("granted"), "is required"))?,
                 legal_basis: p.req_str("legal_basis")?,
             });
         }
         if purposes.is_empty() {
             return Err(bad(o.path("purposes"), "must list every purpose shown"));
         }
-        let n = o.obj("notice", &["language", "revision", "sha256"])?.ok_or_else(|| bad(o.path("notice"), "is required"))?;
+        let n = o
+            .obj("notice", &["language", "revision", "sha256"])?
+            .ok_or_else(|| bad(o.path("notice"), "is required"))?;
         let notice = Notice {
             language: n.req_str("language")?,
-            revision: n.u32("revision")?.ok_or_else(|| bad(n.path("revision"), "is required"))?,
+            revision: n
+                .u32("revision")?
+                .ok_or_else(|| bad(n.path("revision"), "is required"))?,
             sha256: n.req_str("sha256")?,
         };
-        if notice.sha256.len() != 64 || !notice.sha256.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        if notice.sha256.len() != 64
+            || !notice
+                .sha256
+                .bytes()
+                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        {
             return Err(bad(n.path("sha256"), "must be 64 lower-case hex digits"));
         }
-        let x = o.obj("context", &["page", "user_agent", "gpc", "form"])?.ok_or_else(|| bad(o.path("context"), "is required"))?;
+        let x = o
+            .obj("context", &["page", "user_agent", "gpc", "form"])?
+            .ok_or_else(|| bad(o.path("context"), "is required"))?;
         let context = Context {
             page: x.req_str("page")?,
             user_agent: x.req_str("user_agent")?,
-            gpc: x.bool("gpc")?.ok_or_else(|| bad(x.path("gpc"), "is required"))?,
+            gpc: x
+                .bool("gpc")?
+                .ok_or_else(|| bad(x.path("gpc"), "is required"))?,
             form: x.str("form")?,
         };
         if context.page.contains(['?', '#']) {
-            return Err(bad(x.path("page"), "must be origin and path only, without query or fragment"));
+            return Err(bad(
+                x.path("page"),
+                "must be origin and path only, without query or fragment",
+            ));
         }
         let previous = o.str("previous")?;
         if previous.as_deref().is_some_and(|p| !is_uuid_v4(p)) {
@@ -260,7 +327,10 @@ impl Receipt {
 fn timestamp(o: &Fields<'_>, key: &str) -> Result<String, FieldError> {
     let t = o.req_str(key)?;
     if parse_rfc3339_utc(&t).is_none() {
-        return Err(FieldError { path: o.path(key), reason: "must be an RFC 3339 UTC time like 2026-11-23T18:30:00.000Z".to_owned() });
+        return Err(FieldError {
+            path: o.path(key),
+            reason: "must be an RFC 3339 UTC time like 2026-11-23T18:30:00.000Z".to_owned(),
+        });
     }
     Ok(t)
 }
@@ -283,7 +353,9 @@ pub fn parse_rfc3339_utc(s: &str) -> Option<i64> {
     let b = s.as_bytes();
     let num = |from: usize, len: usize| -> Option<i64> {
         let part = b.get(from..from + len)?;
-        part.iter().try_fold(0i64, |acc, &c| c.is_ascii_digit().then(|| acc * 10 + i64::from(c - b'0')))
+        part.iter().try_fold(0i64, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + i64::from(c - b'0'))
+        })
     };
     let sep = |i: usize, c: u8| b.get(i) == Some(&c);
     if !(sep(4, b'-') && sep(7, b'-') && sep(10, b'T') && sep(13, b':') && sep(16, b':')) {
@@ -292,7 +364,11 @@ pub fn parse_rfc3339_utc(s: &str) -> Option<i64> {
     let (year, month, day) = (num(0, 4)?, num(5, 2)?, num(8, 2)?);
     let (hour, minute, second) = (num(11, 2)?, num(14, 2)?, num(17, 2)?);
     let (millis, rest) = if sep(19, b'.') {
-        let digits = b.get(20..)?.iter().take_while(|c| c.is_ascii_digit()).count();
+        let digits = b
+            .get(20..)?
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .count();
         if digits == 0 || digits > 9 {
             return None;
         }
@@ -305,7 +381,20 @@ pub fn parse_rfc3339_utc(s: &str) -> Option<i64> {
         return None;
     }
     let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    let days_in_month = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let days_in_month = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
     if !(1..=12).contains(&month) || day < 1 || day > days_in_month[(month - 1) as usize] {
         return None;
     }
@@ -339,11 +428,22 @@ mod tests {
                 privacy_policy_url: "https://acme.example/privacy".into(),
                 policy_version: None,
             },
-            subject: Subject { key: "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs".into(), reference: None },
+            subject: Subject {
+                key: "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs".into(),
+                reference: None,
+            },
             action: Action::Grant,
             method: Method::AcceptAll,
-            purposes: vec![Purpose { id: "analytics".into(), granted: true, legal_basis: "consent".into() }],
-            notice: Notice { language: "en".into(), revision: 1, sha256: "a".repeat(64) },
+            purposes: vec![Purpose {
+                id: "analytics".into(),
+                granted: true,
+                legal_basis: "consent".into(),
+            }],
+            notice: Notice {
+                language: "en".into(),
+                revision: 1,
+                sha256: "a".repeat(64),
+            },
             context: Context {
                 page: "https://acme.example/".into(),
                 user_agent: "Mozilla/5.0".into(),
@@ -359,8 +459,14 @@ mod tests {
     fn a_receipt_round_trips_through_its_canonical_json() {
         let r = sample();
         let text = r.to_json().canonical().expect("canonical");
-        assert!(text.starts_with("{\"action\":\"grant\",\"context\":{"), "{text}");
-        assert!(!text.contains("null"), "absent optional fields are left out: {text}");
+        assert!(
+            text.starts_with("{\"action\":\"grant\",\"context\":{"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("null"),
+            "absent optional fields are left out: {text}"
+        );
         let back = Receipt::from_json(&crate::json::parse(&text).expect("json")).expect("valid");
         assert_eq!(back, r);
     }
@@ -377,9 +483,20 @@ mod tests {
     #[test]
     fn timestamps_are_checked_and_counted_from_the_epoch() {
         assert_eq!(parse_rfc3339_utc("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(parse_rfc3339_utc("2000-03-01T00:00:00.5Z"), Some(951_868_800_500));
-        assert_eq!(parse_rfc3339_utc("2026-11-23T18:30:00.123Z"), Some(1_795_458_600_123));
-        for bad in ["2026-02-29T00:00:00Z", "2026-11-23 18:30:00Z", "2026-11-23T18:30:00+01:00", "2026-11-23T24:00:00Z"] {
+        assert_eq!(
+            parse_rfc3339_utc("2000-03-01T00:00:00.5Z"),
+            Some(951_868_800_500)
+        );
+        assert_eq!(
+            parse_rfc3339_utc("2026-11-23T18:30:00.123Z"),
+            Some(1_795_458_600_123)
+        );
+        for bad in [
+            "2026-02-29T00:00:00Z",
+            "2026-11-23 18:30:00Z",
+            "2026-11-23T18:30:00+01:00",
+            "2026-11-23T24:00:00Z",
+        ] {
             assert_eq!(parse_rfc3339_utc(bad), None, "{bad}");
         }
     }
