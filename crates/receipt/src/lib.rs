@@ -11,12 +11,16 @@
 //!   8785 canonical writer (no serde: the widget must stay small)
 //! - `b64`: strict base64url without padding
 //! - `receipt`: the payload type, its writer and its strict reader
+//! - `verify` (feature `verify`, off by default so the widget never links
+//!   `ring`): signature, key and payload checks over the exact bytes received
 //!
 //! Pure: no browser and no I/O, so plain `cargo test` covers it.
 
 pub mod b64;
 pub mod json;
 pub mod receipt;
+#[cfg(feature = "verify")]
+pub mod verify;
 
 pub use receipt::{Action, Context, Controller, Method, Notice, Purpose, Receipt, Subject};
 
