@@ -12,6 +12,7 @@
 mod bench;
 mod dist;
 mod ensure;
+mod postgres;
 mod test;
 
 use std::fmt::Write as _;

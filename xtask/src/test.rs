@@ -8,7 +8,7 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use crate::ensure::{self, CHROMEDRIVER};
-use crate::{build_collector, cargo, dist, run, target_dir, Result};
+use crate::{build_collector, cargo, dist, postgres, run, target_dir, Result};
 
 /// How long the collector may take to answer `/healthz` after it starts.
 const SERVER_START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -28,7 +28,14 @@ pub fn test() -> Result {
             "warnings",
         ]))
     })?;
-    step("host tests", || run(cargo().args(["test", "--workspace"])))?;
+    // A real PostgreSQL for the collector's store suite; stopped when `pg` drops.
+    let pg = step("postgresql", postgres::start)?;
+    step("host tests", || {
+        run(cargo()
+            .args(["test", "--workspace"])
+            .env("CONSENTRY_TEST_POSTGRES_URL", &pg.url))
+    })?;
+    drop(pg);
     step("browser unit tests", browser_unit_tests)?;
     let sizes = step("dist", dist::build)?;
     let e2e = step("end-to-end tests", end_to_end)?;

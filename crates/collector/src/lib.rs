@@ -1,46 +1,80 @@
-//! The Consentry collector: an HTTP service that will receive the widget's
-//! signed consent receipts, check them and keep them in a tamper-evident log
-//! (see `DESIGN.md`). Today it serves the widget and the demo page and
-//! answers health checks; receipts and stores land in issue 3.
+//! The Consentry collector: receives the widget's signed consent receipts,
+//! checks them, keeps them in an append-only, tamper-evident log (one hash
+//! chain per site), countersigns them, and serves exports, audits and a
+//! visitor's own history (see `DESIGN.md`). It also serves the widget and the
+//! demo page as static files.
 //!
 //! The server is a library function, [`run`], so tests start the real thing on
 //! `127.0.0.1:0`; `main.rs` only parses arguments and waits for a signal.
 //!
 //! ```no_run
-//! # async fn demo() -> std::io::Result<()> {
-//! let state = consentry_collector::AppState::new(vec!["www".into(), "target/dist".into()]);
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use consentry_collector::{AppState, Collector, Config};
+//!
+//! let mut state = AppState::new(vec!["www".into(), "target/dist".into()]);
+//! // Receipts on, when CONSENTRY_SITES (or ./sites.toml) names the sites.
+//! if let Some(collector) = Collector::open(&Config::from_env()).await? {
+//!     state = state.with_collector(collector);
+//! }
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
-//! consentry_collector::run(listener, state, consentry_collector::shutdown_signal()).await
+//! consentry_collector::run(listener, state, consentry_collector::shutdown_signal()).await?;
+//! # Ok(())
 //! # }
 //! ```
 //!
 //! # Layout
 //!
-//! - [`AppState`]: what every handler shares; receipts and stores join it later.
-//! - [`app`]: the router (`GET /healthz`, static files as the fallback).
+//! - [`AppState`]: what every handler shares: static directories and, when
+//!   sites are configured, the [`Collector`] (sites, store, key, admin token).
+//! - [`app`]: the router: the receipt API under `/v1`, `/.well-known/jwks.json`,
+//!   `GET /healthz`, static files as the fallback.
 //! - [`run`]: serve a bound listener until a shutdown future completes.
+//! - `config`: [`Config`] from the environment, [`Sites`] from the sites file.
+//! - `keys`: [`Countersigner`], the Ed25519 key that countersigns every row.
+//! - `store`: [`Store`], SQLite or PostgreSQL, group commit, one chain per site.
+//! - `audit`: recompute a chain and name the first bad row ([`audit::Report`]).
+//! - `routes`: the receipt API handlers.
 //! - `error`: [`AppError`], the one error type handlers return, as JSON.
 //! - `static_files`: files from several directories, first match wins.
 
+pub mod audit;
+mod config;
 mod error;
+mod keys;
+mod routes;
 mod static_files;
+pub mod store;
 
+pub use config::{default_key_file as config_key_file, Config, Site, Sites};
 pub use error::AppError;
+pub use keys::Countersigner;
+pub use store::Store;
 
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
-use axum::extract::Request;
-use axum::routing::get;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::http::{Method, StatusCode};
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
 use tokio::net::TcpListener;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
-/// What every handler shares. Cheap to clone: the contents sit behind an
-/// `Arc`, so adding the receipt store and keys later does not change callers.
+/// The largest request body read at all: a notice (64 KiB). Receipts have
+/// their own, smaller limit in the verifier (16 KiB).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// A request that has not produced its response head by then gets 408: a
+/// slow client must not hold a connection and a store slot forever.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What every handler shares. Cheap to clone: the contents sit behind an `Arc`.
 #[derive(Clone, Debug, Default)]
 pub struct AppState {
     inner: Arc<Inner>,
@@ -52,19 +86,126 @@ struct Inner {
     /// one, then the next, so the demo page (`www/`) can sit on top of the
     /// built widget (`target/dist/`). Empty means no static files at all.
     static_dirs: Vec<PathBuf>,
+    /// `None` when no sites are configured: the receipt API answers 503 and
+    /// the collector only serves static files (how the demo began).
+    collector: Option<Collector>,
+}
+
+/// The receipt side: which sites, where receipts go, which key countersigns.
+#[derive(Debug)]
+pub struct Collector {
+    pub(crate) sites: Sites,
+    pub(crate) store: Store,
+    pub(crate) signer: Arc<Countersigner>,
+    pub(crate) admin_token: Option<String>,
+    /// Milliseconds since the Unix epoch; tests pin it to check clock skew.
+    pub(crate) clock: fn() -> i64,
+}
+
+impl Collector {
+    /// Reads the sites file, loads (or creates) the key and opens the store.
+    /// `Ok(None)` when `config` names no sites file.
+    pub async fn open(config: &Config) -> Result<Option<Collector>, String> {
+        let Some(path) = &config.sites_file else {
+            return Ok(None);
+        };
+        let sites = Sites::load(path)?;
+        let signer = Arc::new(Countersigner::load_or_create(&config.key_file)?);
+        let store = Store::open(&config.database_url, Arc::clone(&signer))
+            .await
+            .map_err(|err| format!("cannot open the store: {err}"))?;
+        Ok(Some(Collector::new(
+            sites,
+            store,
+            signer,
+            config.admin_token.clone(),
+        )))
+    }
+
+    pub fn new(
+        sites: Sites,
+        store: Store,
+        signer: Arc<Countersigner>,
+        admin_token: Option<String>,
+    ) -> Collector {
+        Collector {
+            sites,
+            store,
+            signer,
+            admin_token,
+            clock: now_ms,
+        }
+    }
+
+    /// Replaces the clock (milliseconds since the epoch), for tests.
+    pub fn with_clock(mut self, clock: fn() -> i64) -> Collector {
+        self.clock = clock;
+        self
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn signer(&self) -> &Countersigner {
+        &self.signer
+    }
 }
 
 impl AppState {
-    /// A state serving `static_dirs` (first match wins).
+    /// A state serving `static_dirs` (first match wins), receipts off.
     pub fn new(static_dirs: Vec<PathBuf>) -> Self {
         Self {
-            inner: Arc::new(Inner { static_dirs }),
+            inner: Arc::new(Inner {
+                static_dirs,
+                collector: None,
+            }),
+        }
+    }
+
+    /// The same static directories, with receipts on.
+    pub fn with_collector(self, collector: Collector) -> Self {
+        let static_dirs = self.inner.static_dirs.clone();
+        Self {
+            inner: Arc::new(Inner {
+                static_dirs,
+                collector: Some(collector),
+            }),
         }
     }
 
     pub(crate) fn static_dirs(&self) -> &[PathBuf] {
         &self.inner.static_dirs
     }
+
+    pub(crate) fn collector(&self) -> Option<&Collector> {
+        self.inner.collector.as_ref()
+    }
+}
+
+/// Milliseconds since the Unix epoch, from the system clock.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// CORS for the receipt API: the `Origin` is reflected (with `Vary: Origin`)
+/// when some site lists it; each handler then checks it against the site the
+/// receipt or notice names. `text/plain` POSTs (`sendBeacon`) need no
+/// preflight; `application/jose` and the proof-of-possession header do.
+fn cors(state: &AppState) -> CorsLayer {
+    let sites = state
+        .collector()
+        .map(|c| c.sites.clone())
+        .unwrap_or_default();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::predicate(move |origin, _| {
+            origin.to_str().is_ok_and(|o| sites.any_allows(o))
+        }))
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([CONTENT_TYPE, AUTHORIZATION])
+        .max_age(Duration::from_secs(600))
 }
 
 /// The collector's routes. Anything that is not an API route is looked up in
@@ -72,15 +213,33 @@ impl AppState {
 pub fn app(state: AppState) -> Router {
     // One span per request with method and path only: never the client IP
     // (DESIGN.md: no IP in receipts, store or logs) nor the query string.
+    // The response event adds status and latency: that is the request log.
     let trace = TraceLayer::new_for_http()
         .make_span_with(|req: &Request| {
             tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
         })
         .on_response(DefaultOnResponse::new().level(Level::INFO));
 
+    let api = Router::new()
+        .route("/v1/receipts", post(routes::post_receipt))
+        .route("/v1/receipts/{id}", get(routes::get_receipt))
+        .route("/v1/notices", post(routes::post_notice))
+        .route("/v1/notices/{sha256}", get(routes::get_notice))
+        .route("/v1/subjects/{key}/receipts", get(routes::subject_receipts))
+        .route("/v1/export", get(routes::export))
+        .route("/v1/audit", get(routes::audit))
+        .route("/.well-known/jwks.json", get(routes::jwks))
+        .layer(cors(&state));
+
     Router::new()
         .route("/healthz", get(healthz))
+        .merge(api)
         .fallback(static_files::serve)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
         .layer(trace)
         .with_state(state)
 }

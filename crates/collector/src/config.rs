@@ -1,0 +1,207 @@
+//! What the collector reads at start: the sites file, and where the store,
+//! the signing key and the admin token come from (all from the environment,
+//! so a container needs no command-line flags).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The sites this collector accepts receipts for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sites {
+    sites: BTreeMap<String, Site>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Site {
+    /// Exact `Origin` values (`scheme://host[:port]`) the site's pages are
+    /// served from. A receipt or notice from any other origin is refused, so
+    /// one site cannot write into another site's chain from its own pages.
+    pub origins: Vec<String>,
+    /// How long the site's receipts must be kept, in days (e.g. 1095 = three
+    /// years, a common limitation period for consent disputes). Informative
+    /// for now: the store is append-only and nothing is pruned yet; pruning
+    /// will drop the JWS of older rows but keep their hashes, so the chain
+    /// still verifies.
+    #[serde(default)]
+    pub retention_days: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SitesFile {
+    #[serde(default)]
+    sites: BTreeMap<String, Site>,
+}
+
+impl Sites {
+    /// Reads a sites file: TOML, or JSON when the name ends in `.json`.
+    ///
+    /// ```toml
+    /// [sites.acme-landing]
+    /// origins = ["https://acme.example", "http://127.0.0.1:8080"]
+    /// retention_days = 1095
+    /// ```
+    pub fn load(path: &Path) -> Result<Sites, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|err| format!("cannot read sites file {}: {err}", path.display()))?;
+        let is_json = path.extension().is_some_and(|ext| ext == "json");
+        Self::parse(&text, is_json).map_err(|err| format!("sites file {}: {err}", path.display()))
+    }
+
+    pub fn parse(text: &str, is_json: bool) -> Result<Sites, String> {
+        let file: SitesFile = if is_json {
+            serde_json::from_str(text).map_err(|err| err.to_string())?
+        } else {
+            toml::from_str(text).map_err(|err| err.to_string())?
+        };
+        for (id, site) in &file.sites {
+            if site.origins.is_empty() {
+                return Err(format!("sites.{id}.origins: list at least one origin"));
+            }
+            if let Some(bad) = site.origins.iter().find(|o| !is_origin(o)) {
+                return Err(format!(
+                    "sites.{id}.origins: {bad:?} is not an origin like https://example.com (no path, no trailing slash)"
+                ));
+            }
+        }
+        Ok(Sites { sites: file.sites })
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Site> {
+        self.sites.get(id)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sites.is_empty()
+    }
+
+    /// Whether any site lists `origin`: what CORS preflights are answered for.
+    pub fn any_allows(&self, origin: &str) -> bool {
+        self.sites
+            .values()
+            .any(|site| site.origins.iter().any(|o| o == origin))
+    }
+
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        self.sites.keys().map(String::as_str)
+    }
+}
+
+impl FromIterator<(String, Site)> for Sites {
+    fn from_iter<I: IntoIterator<Item = (String, Site)>>(sites: I) -> Sites {
+        Sites {
+            sites: sites.into_iter().collect(),
+        }
+    }
+}
+
+fn is_origin(s: &str) -> bool {
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"));
+    rest.is_some_and(|host| !host.is_empty() && !host.contains(['/', '?', '#', ' ']))
+}
+
+/// Where things are, from the environment:
+///
+/// - `CONSENTRY_SITES`: the sites file (default `sites.toml`). Receipts are
+///   off when it is unset and `sites.toml` does not exist: the collector
+///   then only serves static files and answers receipt routes with 503.
+/// - `CONSENTRY_DATABASE_URL`: `sqlite://PATH` (default `sqlite://consentry.db`)
+///   or `postgres://user:pass@host:port/db`.
+/// - `CONSENTRY_KEY_FILE`: the Ed25519 countersigning key (default
+///   `collector.key` next to the SQLite file, or in the working directory
+///   for PostgreSQL); created with mode 0600 on first start.
+/// - `CONSENTRY_ADMIN_TOKEN`: bearer token for export and audit; without it
+///   those routes answer 503.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub sites_file: Option<PathBuf>,
+    pub database_url: String,
+    pub key_file: PathBuf,
+    pub admin_token: Option<String>,
+}
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://consentry.db";
+
+impl Config {
+    pub fn from_env() -> Config {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let sites_file = match var("CONSENTRY_SITES") {
+            Some(path) => Some(PathBuf::from(path)),
+            None => Some(PathBuf::from("sites.toml")).filter(|p| p.exists()),
+        };
+        let database_url =
+            var("CONSENTRY_DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
+        let key_file = var("CONSENTRY_KEY_FILE")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| default_key_file(&database_url));
+        Config {
+            sites_file,
+            database_url,
+            key_file,
+            admin_token: var("CONSENTRY_ADMIN_TOKEN"),
+        }
+    }
+}
+
+/// `collector.key` in the SQLite file's directory, so a database and the key
+/// that countersigned it travel together.
+pub fn default_key_file(database_url: &str) -> PathBuf {
+    let dir = database_url
+        .strip_prefix("sqlite://")
+        .map(Path::new)
+        .and_then(Path::parent)
+        .unwrap_or(Path::new(""));
+    dir.join("collector.key")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_toml_and_a_json_sites_file_read_the_same() {
+        let toml =
+            "[sites.acme-landing]\norigins = [\"http://127.0.0.1:8080\"]\nretention_days = 1095\n";
+        let json = r#"{"sites":{"acme-landing":{"origins":["http://127.0.0.1:8080"],"retention_days":1095}}}"#;
+        let a = Sites::parse(toml, false).expect("toml");
+        assert_eq!(a, Sites::parse(json, true).expect("json"));
+        assert!(a.any_allows("http://127.0.0.1:8080"));
+        assert_eq!(
+            a.get("acme-landing").and_then(|s| s.retention_days),
+            Some(1095)
+        );
+    }
+
+    #[test]
+    fn an_origin_with_a_path_or_an_unknown_field_is_refused() {
+        let err = Sites::parse("[sites.a]\norigins = [\"https://a.example/\"]\n", false)
+            .expect_err("path");
+        assert!(err.contains("sites.a.origins"), "{err}");
+        assert!(Sites::parse(
+            "[sites.a]\norigins = [\"https://a.example\"]\norigin = 1\n",
+            false
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn the_key_file_sits_next_to_the_sqlite_file() {
+        assert_eq!(
+            default_key_file("sqlite:///var/lib/c/c.db"),
+            Path::new("/var/lib/c/collector.key")
+        );
+        assert_eq!(
+            default_key_file("sqlite://consentry.db"),
+            Path::new("collector.key")
+        );
+        assert_eq!(
+            default_key_file("postgres://x/y"),
+            Path::new("collector.key")
+        );
+    }
+}

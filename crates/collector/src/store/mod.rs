@@ -1,0 +1,371 @@
+//! The append-only, tamper-evident receipt log: SQLite (one file, the
+//! default) or PostgreSQL (several stateless collectors on one database).
+//!
+//! # Group commit
+//!
+//! Acknowledged means durable: a 201 is sent only after the receipt's
+//! transaction has committed (SQLite `synchronous=FULL`, PostgreSQL's default
+//! `synchronous_commit`). One fsync per receipt would cap us far below what
+//! the crypto allows, so one writer per process takes every receipt waiting
+//! in its queue (up to [`MAX_BATCH`]) into one transaction and answers them
+//! all after its COMMIT.
+//!
+//! # Chains
+//!
+//! Each site has its own chain: `seq` 1, 2, 3…, `chain_hash = SHA-256(previous
+//! chain_hash ‖ SHA-256(jws))` (32 zero bytes before seq 1). The site's head
+//! row (`site_heads`) is locked by every batch that appends to it (`BEGIN
+//! IMMEDIATE` on SQLite, `SELECT … FOR UPDATE` on PostgreSQL), so several
+//! writers — threads or collector processes — keep one contiguous chain.
+
+mod postgres;
+mod sqlite;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use consentry_receipt::verify::{hex, sha256};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::keys::{countersignature_payload, Countersigner};
+
+/// Receipts per transaction at most: enough to amortize the fsync, small
+/// enough that a batch's latency stays a few milliseconds.
+pub const MAX_BATCH: usize = 512;
+/// Receipts waiting for the writer at most; beyond it callers wait, which
+/// is the backpressure a flood needs.
+const QUEUE: usize = 4096;
+/// Rows per page when reading a chain (export, audit): memory stays bounded
+/// however long the chain is.
+pub const PAGE: usize = 500;
+
+/// A verified receipt, ready to append.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewReceipt {
+    pub site: String,
+    pub receipt_id: String,
+    pub jws: String,
+    pub jws_sha256: [u8; 32],
+    pub subject_key: String,
+    pub issued_at: String,
+    pub action: String,
+    pub method: String,
+}
+
+/// One row of the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredReceipt {
+    pub site: String,
+    pub seq: i64,
+    pub receipt_id: String,
+    pub jws: String,
+    /// Lower-case hex.
+    pub jws_sha256: String,
+    pub subject_key: String,
+    /// The collector's clock when the batch was written, RFC 3339 UTC.
+    pub received_at: String,
+    /// Lower-case hex.
+    pub chain_hash: String,
+    pub countersignature: String,
+    pub issued_at: String,
+    pub action: String,
+    pub method: String,
+}
+
+/// What appending one receipt did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Appended {
+    /// Stored now.
+    New(StoredReceipt),
+    /// The same bytes were stored before: here is that row, unchanged.
+    Duplicate(StoredReceipt),
+    /// A different receipt with this id is stored: refuse, never overwrite.
+    Conflict,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreError(pub String);
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(err: rusqlite::Error) -> Self {
+        StoreError(format!("sqlite: {err}"))
+    }
+}
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(err: tokio_postgres::Error) -> Self {
+        StoreError(format!("postgres: {err}"))
+    }
+}
+
+type Reply = oneshot::Sender<Result<Appended, StoreError>>;
+
+struct Job {
+    receipt: NewReceipt,
+    reply: Reply,
+}
+
+/// The store: cheap to clone, shared by every handler.
+#[derive(Clone)]
+pub struct Store {
+    writer: mpsc::Sender<Job>,
+    reader: Reader,
+}
+
+#[derive(Clone)]
+enum Reader {
+    Sqlite(Arc<sqlite::Reader>),
+    Postgres(Arc<postgres::Reader>),
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self.reader {
+            Reader::Sqlite(_) => "Store(sqlite)",
+            Reader::Postgres(_) => "Store(postgres)",
+        })
+    }
+}
+
+impl Store {
+    /// Opens (and creates the tables of) `sqlite://PATH` or `postgres://…`,
+    /// and starts this process's writer. `signer` countersigns each row.
+    pub async fn open(url: &str, signer: Arc<Countersigner>) -> Result<Store, StoreError> {
+        let (writer, jobs) = mpsc::channel(QUEUE);
+        let reader = if let Some(path) = url.strip_prefix("sqlite://") {
+            Reader::Sqlite(Arc::new(sqlite::open(path, jobs, signer)?))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Reader::Postgres(Arc::new(postgres::open(url, jobs, signer).await?))
+        } else {
+            return Err(StoreError(format!(
+                "database URL must start with sqlite:// or postgres://, not {url:?}"
+            )));
+        };
+        Ok(Store { writer, reader })
+    }
+
+    /// Appends one receipt; answers after the batch holding it has committed.
+    pub async fn append(&self, receipt: NewReceipt) -> Result<Appended, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.writer
+            .send(Job { receipt, reply })
+            .await
+            .map_err(|_| StoreError("the store writer has stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| StoreError("the store writer has stopped".into()))?
+    }
+
+    pub async fn get(&self, receipt_id: &str) -> Result<Option<StoredReceipt>, StoreError> {
+        match &self.reader {
+            Reader::Sqlite(r) => r.get(receipt_id.to_owned()).await,
+            Reader::Postgres(r) => r.get(receipt_id).await,
+        }
+    }
+
+    /// One visitor's receipts on every site, oldest first (at most `limit`).
+    pub async fn by_subject(
+        &self,
+        key: &str,
+        limit: usize,
+    ) -> Result<Vec<StoredReceipt>, StoreError> {
+        match &self.reader {
+            Reader::Sqlite(r) => r.by_subject(key.to_owned(), limit).await,
+            Reader::Postgres(r) => r.by_subject(key, limit).await,
+        }
+    }
+
+    /// Rows of `site` with `seq > after`, in seq order, at most `limit`.
+    pub async fn page(
+        &self,
+        site: &str,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<StoredReceipt>, StoreError> {
+        match &self.reader {
+            Reader::Sqlite(r) => r.page(site.to_owned(), after, limit).await,
+            Reader::Postgres(r) => r.page(site, after, limit).await,
+        }
+    }
+
+    /// The site's head: last seq and chain hash (hex), if it has receipts.
+    pub async fn head(&self, site: &str) -> Result<Option<(i64, String)>, StoreError> {
+        match &self.reader {
+            Reader::Sqlite(r) => r.head(site.to_owned()).await,
+            Reader::Postgres(r) => r.head(site).await,
+        }
+    }
+
+    /// Every site that has a chain.
+    pub async fn sites(&self) -> Result<Vec<String>, StoreError> {
+        match &self.reader {
+            Reader::Sqlite(r) => r.sites().await,
+            Reader::Postgres(r) => r.sites().await,
+        }
+    }
+
+    /// Stores a notice text once per hash; `true` when it is new.
+    pub async fn put_notice(
+        &self,
+        sha256: &str,
+        site: &str,
+        text: &str,
+        received_at: &str,
+    ) -> Result<bool, StoreError> {
+        match &self.reader {
+            Reader::Sqlite(r) => {
+                r.put_notice(sha256.into(), site.into(), text.into(), received_at.into())
+                    .await
+            }
+            Reader::Postgres(r) => r.put_notice(sha256, site, text, received_at).await,
+        }
+    }
+
+    pub async fn get_notice(&self, sha256: &str) -> Result<Option<String>, StoreError> {
+        match &self.reader {
+            Reader::Sqlite(r) => r.get_notice(sha256.to_owned()).await,
+            Reader::Postgres(r) => r.get_notice(sha256).await,
+        }
+    }
+}
+
+/// Takes the next batch: waits for one job, then whatever else is queued.
+fn drain(first: Job, jobs: &mut mpsc::Receiver<Job>) -> Vec<Job> {
+    let mut batch = vec![first];
+    while batch.len() < MAX_BATCH {
+        match jobs.try_recv() {
+            Ok(job) => batch.push(job),
+            Err(_) => break,
+        }
+    }
+    batch
+}
+
+/// Answers every job of a batch: with its outcome after COMMIT, or with the
+/// error that rolled the whole batch back (nothing half-written).
+fn answer(batch: Vec<Job>, outcome: Result<Vec<Appended>, StoreError>) {
+    match outcome {
+        Ok(results) => {
+            for (job, result) in batch.into_iter().zip(results) {
+                let _ = job.reply.send(Ok(result));
+            }
+        }
+        Err(err) => {
+            tracing::error!("store batch rolled back: {err}");
+            for job in batch {
+                let _ = job.reply.send(Err(err.clone()));
+            }
+        }
+    }
+}
+
+/// The chain head before seq 1.
+pub const GENESIS: [u8; 32] = [0; 32];
+
+/// `SHA-256(previous ‖ SHA-256(jws))`.
+pub fn next_chain_hash(previous: &[u8; 32], jws_sha256: &[u8; 32]) -> [u8; 32] {
+    let mut input = [0u8; 64];
+    input[..32].copy_from_slice(previous);
+    input[32..].copy_from_slice(jws_sha256);
+    sha256(&input)
+}
+
+pub fn unhex32(s: &str) -> Option<[u8; 32]> {
+    let bytes = s.as_bytes();
+    if bytes.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, pair) in bytes.chunks(2).enumerate() {
+        let digit = |c: u8| (c as char).to_digit(16);
+        out[i] = u8::try_from(digit(pair[0])? * 16 + digit(pair[1])?).ok()?;
+    }
+    Some(out)
+}
+
+/// The pure part of a batch, shared by both backends: given what is stored
+/// (rows with the batch's ids, and the heads of its sites, both read under
+/// the lock), decide each job's outcome and build the new rows.
+struct Plan {
+    outcomes: Vec<Appended>,
+    rows: Vec<StoredReceipt>,
+    heads: BTreeMap<String, (i64, String)>,
+}
+
+fn plan(
+    batch: &[&NewReceipt],
+    mut existing: HashMap<String, StoredReceipt>,
+    mut heads: BTreeMap<String, (i64, [u8; 32])>,
+    signer: &Countersigner,
+    received_at: &str,
+) -> Plan {
+    let mut outcomes = Vec::with_capacity(batch.len());
+    let mut rows = Vec::new();
+    for r in batch {
+        let sha_hex = hex(&r.jws_sha256);
+        if let Some(row) = existing.get(&r.receipt_id) {
+            outcomes.push(if row.jws_sha256 == sha_hex {
+                Appended::Duplicate(row.clone())
+            } else {
+                Appended::Conflict
+            });
+            continue;
+        }
+        let head = heads.entry(r.site.clone()).or_insert((0, GENESIS));
+        let seq = head.0 + 1;
+        let chain = next_chain_hash(&head.1, &r.jws_sha256);
+        *head = (seq, chain);
+        let chain_hash = hex(&chain);
+        let payload = countersignature_payload(
+            &r.site,
+            seq,
+            &r.receipt_id,
+            &sha_hex,
+            received_at,
+            &chain_hash,
+        );
+        let row = StoredReceipt {
+            site: r.site.clone(),
+            seq,
+            receipt_id: r.receipt_id.clone(),
+            jws: r.jws.clone(),
+            jws_sha256: sha_hex,
+            subject_key: r.subject_key.clone(),
+            received_at: received_at.to_owned(),
+            chain_hash,
+            countersignature: signer.sign(&payload),
+            issued_at: r.issued_at.clone(),
+            action: r.action.clone(),
+            method: r.method.clone(),
+        };
+        // A second copy later in the same batch is a duplicate of this one.
+        existing.insert(row.receipt_id.clone(), row.clone());
+        outcomes.push(Appended::New(row.clone()));
+        rows.push(row);
+    }
+    let heads = heads
+        .into_iter()
+        .map(|(site, (seq, chain))| (site, (seq, hex(&chain))))
+        .collect();
+    Plan {
+        outcomes,
+        rows,
+        heads,
+    }
+}
+
+pub(crate) fn now_rfc3339() -> String {
+    consentry_receipt::receipt::format_rfc3339_utc(crate::now_ms())
+}
+
+/// The columns every SELECT of a receipt row lists, in `StoredReceipt` order.
+const COLUMNS: &str = "site, seq, receipt_id, jws, jws_sha256, subject_key, received_at, \
+                       chain_hash, countersignature, issued_at, action, method";

@@ -1,0 +1,271 @@
+//! PostgreSQL: the scale-out store. Collectors are stateless; any number of
+//! them can write to one database, because every batch locks the head rows
+//! of the sites it appends to (`SELECT … FOR UPDATE`, in site order so two
+//! writers never deadlock) before reading them.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use futures_util::future::try_join_all;
+use tokio::sync::mpsc;
+use tokio_postgres::{Client, NoTls, Row};
+
+use super::{
+    answer, drain, now_rfc3339, plan, unhex32, Appended, Job, NewReceipt, StoreError,
+    StoredReceipt, COLUMNS, GENESIS,
+};
+use crate::keys::Countersigner;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS receipts (
+    site TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    receipt_id TEXT NOT NULL UNIQUE,
+    jws TEXT NOT NULL,
+    jws_sha256 TEXT NOT NULL,
+    subject_key TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    chain_hash TEXT NOT NULL,
+    countersignature TEXT NOT NULL,
+    issued_at TEXT NOT NULL,
+    action TEXT NOT NULL,
+    method TEXT NOT NULL,
+    PRIMARY KEY (site, seq)
+);
+CREATE INDEX IF NOT EXISTS receipts_by_subject ON receipts (subject_key);
+CREATE TABLE IF NOT EXISTS site_heads (
+    site TEXT PRIMARY KEY,
+    seq BIGINT NOT NULL,
+    chain_hash TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS notices (
+    sha256 TEXT PRIMARY KEY,
+    site TEXT NOT NULL,
+    text TEXT NOT NULL,
+    received_at TEXT NOT NULL
+);
+";
+
+/// Any fixed number: collectors starting together create the tables one at a time.
+const SCHEMA_LOCK: i64 = 0x636f_6e73_656e_7472;
+
+async fn connect(url: &str) -> Result<Client, StoreError> {
+    let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
+    tokio::spawn(async move {
+        if let Err(err) = connection.await {
+            tracing::error!("postgres connection: {err}");
+        }
+    });
+    Ok(client)
+}
+
+pub(super) struct Reader {
+    client: Client,
+}
+
+pub(super) async fn open(
+    url: &str,
+    jobs: mpsc::Receiver<Job>,
+    signer: Arc<Countersigner>,
+) -> Result<Reader, StoreError> {
+    let mut writer = connect(url).await?;
+    let tx = writer.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
+        .await?;
+    tx.batch_execute(SCHEMA).await?;
+    tx.commit().await?;
+    let reader = connect(url).await?;
+    tokio::spawn(write_loop(writer, jobs, signer));
+    Ok(Reader { client: reader })
+}
+
+async fn write_loop(mut client: Client, mut jobs: mpsc::Receiver<Job>, signer: Arc<Countersigner>) {
+    while let Some(first) = jobs.recv().await {
+        let batch = drain(first, &mut jobs);
+        let receipts: Vec<&NewReceipt> = batch.iter().map(|job| &job.receipt).collect();
+        let outcome = write_batch(&mut client, &receipts, &signer).await;
+        answer(batch, outcome);
+    }
+}
+
+async fn write_batch(
+    client: &mut Client,
+    batch: &[&NewReceipt],
+    signer: &Countersigner,
+) -> Result<Vec<Appended>, StoreError> {
+    let tx = client.transaction().await?;
+    let sites: BTreeSet<&str> = batch.iter().map(|r| r.site.as_str()).collect();
+    let genesis = consentry_receipt::verify::hex(&GENESIS);
+    let mut heads = BTreeMap::new();
+    for site in sites {
+        tx.execute(
+            "INSERT INTO site_heads (site, seq, chain_hash) VALUES ($1, 0, $2) ON CONFLICT DO NOTHING",
+            &[&site, &genesis],
+        )
+        .await?;
+        let row = tx
+            .query_one(
+                "SELECT seq, chain_hash FROM site_heads WHERE site = $1 FOR UPDATE",
+                &[&site],
+            )
+            .await?;
+        let chain: String = row.get(1);
+        let chain = unhex32(&chain).ok_or_else(|| StoreError("corrupt site head".into()))?;
+        heads.insert(site.to_owned(), (row.get::<_, i64>(0), chain));
+    }
+    // Read under the head locks: a concurrent writer of the same receipt
+    // (same site) has committed or not started.
+    let ids: Vec<&str> = batch.iter().map(|r| r.receipt_id.as_str()).collect();
+    let existing: HashMap<String, StoredReceipt> = tx
+        .query(
+            &format!("SELECT {COLUMNS} FROM receipts WHERE receipt_id = ANY($1)"),
+            &[&ids],
+        )
+        .await?
+        .iter()
+        .map(|row| {
+            let row = read_row(row);
+            (row.receipt_id.clone(), row)
+        })
+        .collect();
+
+    let plan = plan(batch, existing, heads, signer, &now_rfc3339());
+    let insert = tx
+        .prepare(&format!(
+            "INSERT INTO receipts ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+        ))
+        .await?;
+    // Pipelined: tokio-postgres sends them all before waiting for replies.
+    try_join_all(plan.rows.iter().map(|row| async {
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 12] = [
+            &row.site,
+            &row.seq,
+            &row.receipt_id,
+            &row.jws,
+            &row.jws_sha256,
+            &row.subject_key,
+            &row.received_at,
+            &row.chain_hash,
+            &row.countersignature,
+            &row.issued_at,
+            &row.action,
+            &row.method,
+        ];
+        tx.execute(&insert, &params).await
+    }))
+    .await?;
+    for (site, (seq, chain)) in &plan.heads {
+        tx.execute(
+            "UPDATE site_heads SET seq = $2, chain_hash = $3 WHERE site = $1",
+            &[site, seq, chain],
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(plan.outcomes)
+}
+
+fn read_row(row: &Row) -> StoredReceipt {
+    StoredReceipt {
+        site: row.get(0),
+        seq: row.get(1),
+        receipt_id: row.get(2),
+        jws: row.get(3),
+        jws_sha256: row.get(4),
+        subject_key: row.get(5),
+        received_at: row.get(6),
+        chain_hash: row.get(7),
+        countersignature: row.get(8),
+        issued_at: row.get(9),
+        action: row.get(10),
+        method: row.get(11),
+    }
+}
+
+impl Reader {
+    pub(super) async fn get(&self, id: &str) -> Result<Option<StoredReceipt>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM receipts WHERE receipt_id = $1");
+        Ok(self
+            .client
+            .query_opt(&sql, &[&id])
+            .await?
+            .as_ref()
+            .map(read_row))
+    }
+
+    pub(super) async fn by_subject(
+        &self,
+        key: &str,
+        limit: usize,
+    ) -> Result<Vec<StoredReceipt>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM receipts WHERE subject_key = $1 \
+             ORDER BY received_at, site, seq LIMIT $2"
+        );
+        let limit = limit as i64;
+        let rows = self.client.query(&sql, &[&key, &limit]).await?;
+        Ok(rows.iter().map(read_row).collect())
+    }
+
+    pub(super) async fn page(
+        &self,
+        site: &str,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<StoredReceipt>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM receipts WHERE site = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+        );
+        let limit = limit as i64;
+        let rows = self.client.query(&sql, &[&site, &after, &limit]).await?;
+        Ok(rows.iter().map(read_row).collect())
+    }
+
+    pub(super) async fn head(&self, site: &str) -> Result<Option<(i64, String)>, StoreError> {
+        let row = self
+            .client
+            .query_opt(
+                "SELECT seq, chain_hash FROM site_heads WHERE site = $1 AND seq > 0",
+                &[&site],
+            )
+            .await?;
+        Ok(row.map(|row| (row.get(0), row.get(1))))
+    }
+
+    pub(super) async fn sites(&self) -> Result<Vec<String>, StoreError> {
+        let rows = self
+            .client
+            .query(
+                "SELECT site FROM site_heads WHERE seq > 0 ORDER BY site",
+                &[],
+            )
+            .await?;
+        Ok(rows.iter().map(|row| row.get(0)).collect())
+    }
+
+    pub(super) async fn put_notice(
+        &self,
+        sha256: &str,
+        site: &str,
+        text: &str,
+        received_at: &str,
+    ) -> Result<bool, StoreError> {
+        let inserted = self
+            .client
+            .execute(
+                "INSERT INTO notices (sha256, site, text, received_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (sha256) DO NOTHING",
+                &[&sha256, &site, &text, &received_at],
+            )
+            .await?;
+        Ok(inserted == 1)
+    }
+
+    pub(super) async fn get_notice(&self, sha256: &str) -> Result<Option<String>, StoreError> {
+        let row = self
+            .client
+            .query_opt("SELECT text FROM notices WHERE sha256 = $1", &[&sha256])
+            .await?;
+        Ok(row.map(|row| row.get(0)))
+    }
+}

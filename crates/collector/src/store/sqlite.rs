@@ -1,0 +1,288 @@
+//! SQLite: one file, WAL (readers never wait for the writer), and
+//! `synchronous=FULL` so a committed batch survives a power cut.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
+use tokio::sync::mpsc;
+
+use super::{
+    answer, drain, now_rfc3339, plan, unhex32, Appended, Job, NewReceipt, StoreError,
+    StoredReceipt, COLUMNS, GENESIS,
+};
+use crate::keys::Countersigner;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS receipts (
+    site TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    receipt_id TEXT NOT NULL UNIQUE,
+    jws TEXT NOT NULL,
+    jws_sha256 TEXT NOT NULL,
+    subject_key TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    chain_hash TEXT NOT NULL,
+    countersignature TEXT NOT NULL,
+    issued_at TEXT NOT NULL,
+    action TEXT NOT NULL,
+    method TEXT NOT NULL,
+    PRIMARY KEY (site, seq)
+);
+CREATE INDEX IF NOT EXISTS receipts_by_subject ON receipts (subject_key);
+CREATE TABLE IF NOT EXISTS site_heads (
+    site TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    chain_hash TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS notices (
+    sha256 TEXT PRIMARY KEY,
+    site TEXT NOT NULL,
+    text TEXT NOT NULL,
+    received_at TEXT NOT NULL
+);
+";
+
+fn connect(path: &str) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)?;
+    // Another collector process (or the CLI) may hold the write lock for a
+    // batch; wait for it rather than fail.
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    Ok(conn)
+}
+
+pub(super) struct Reader {
+    conn: Arc<Mutex<Connection>>,
+}
+
+pub(super) fn open(
+    path: &str,
+    jobs: mpsc::Receiver<Job>,
+    signer: Arc<Countersigner>,
+) -> Result<Reader, StoreError> {
+    let writer = connect(path)?;
+    writer.execute_batch(SCHEMA)?;
+    let reader = connect(path)?;
+    std::thread::Builder::new()
+        .name("sqlite-writer".into())
+        .spawn(move || write_loop(writer, jobs, &signer))
+        .map_err(|err| StoreError(format!("cannot start the writer thread: {err}")))?;
+    Ok(Reader {
+        conn: Arc::new(Mutex::new(reader)),
+    })
+}
+
+/// The one writer: a blocking thread, since every SQLite call blocks.
+fn write_loop(mut conn: Connection, mut jobs: mpsc::Receiver<Job>, signer: &Countersigner) {
+    while let Some(first) = jobs.blocking_recv() {
+        let batch = drain(first, &mut jobs);
+        let receipts: Vec<&NewReceipt> = batch.iter().map(|job| &job.receipt).collect();
+        let outcome = write_batch(&mut conn, &receipts, signer);
+        answer(batch, outcome);
+    }
+}
+
+fn write_batch(
+    conn: &mut Connection,
+    batch: &[&NewReceipt],
+    signer: &Countersigner,
+) -> Result<Vec<Appended>, StoreError> {
+    // IMMEDIATE takes the database write lock now: it is the head-row lock.
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut existing = HashMap::new();
+    {
+        let mut by_id = tx.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM receipts WHERE receipt_id = ?1"
+        ))?;
+        for r in batch {
+            if let Some(row) = by_id.query_row([&r.receipt_id], read_row).optional()? {
+                existing.insert(row.receipt_id.clone(), row);
+            }
+        }
+    }
+    let mut heads = BTreeMap::new();
+    {
+        let mut head =
+            tx.prepare_cached("SELECT seq, chain_hash FROM site_heads WHERE site = ?1")?;
+        for r in batch {
+            if heads.contains_key(&r.site) {
+                continue;
+            }
+            let stored: Option<(i64, String)> = head
+                .query_row([&r.site], |row| Ok((row.get(0)?, row.get(1)?)))
+                .optional()?;
+            let value = match stored {
+                Some((seq, chain)) => (
+                    seq,
+                    unhex32(&chain).ok_or_else(|| StoreError("corrupt site head".into()))?,
+                ),
+                None => (0, GENESIS),
+            };
+            heads.insert(r.site.clone(), value);
+        }
+    }
+    let plan = plan(batch, existing, heads, signer, &now_rfc3339());
+    {
+        let mut insert = tx.prepare_cached(&format!(
+            "INSERT INTO receipts ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+        ))?;
+        for row in &plan.rows {
+            insert.execute(params![
+                row.site,
+                row.seq,
+                row.receipt_id,
+                row.jws,
+                row.jws_sha256,
+                row.subject_key,
+                row.received_at,
+                row.chain_hash,
+                row.countersignature,
+                row.issued_at,
+                row.action,
+                row.method
+            ])?;
+        }
+        let mut upsert = tx.prepare_cached(
+            "INSERT INTO site_heads (site, seq, chain_hash) VALUES (?1, ?2, ?3)
+             ON CONFLICT (site) DO UPDATE SET seq = excluded.seq, chain_hash = excluded.chain_hash",
+        )?;
+        for (site, (seq, chain)) in &plan.heads {
+            if plan.rows.iter().any(|row| &row.site == site) {
+                upsert.execute(params![site, seq, chain])?;
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(plan.outcomes)
+}
+
+fn read_row(row: &Row<'_>) -> rusqlite::Result<StoredReceipt> {
+    Ok(StoredReceipt {
+        site: row.get(0)?,
+        seq: row.get(1)?,
+        receipt_id: row.get(2)?,
+        jws: row.get(3)?,
+        jws_sha256: row.get(4)?,
+        subject_key: row.get(5)?,
+        received_at: row.get(6)?,
+        chain_hash: row.get(7)?,
+        countersignature: row.get(8)?,
+        issued_at: row.get(9)?,
+        action: row.get(10)?,
+        method: row.get(11)?,
+    })
+}
+
+impl Reader {
+    /// Runs `f` on the read connection in the blocking pool.
+    async fn with<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let conn = Arc::clone(&self.conn);
+        tokio::task::spawn_blocking(move || {
+            let conn = conn
+                .lock()
+                .map_err(|_| StoreError("sqlite reader poisoned".into()))?;
+            f(&conn)
+        })
+        .await
+        .map_err(|err| StoreError(format!("sqlite reader task: {err}")))?
+    }
+
+    pub(super) async fn get(&self, id: String) -> Result<Option<StoredReceipt>, StoreError> {
+        self.with(move |c| {
+            let sql = format!("SELECT {COLUMNS} FROM receipts WHERE receipt_id = ?1");
+            Ok(c.prepare_cached(&sql)?
+                .query_row([id], read_row)
+                .optional()?)
+        })
+        .await
+    }
+
+    pub(super) async fn by_subject(
+        &self,
+        key: String,
+        limit: usize,
+    ) -> Result<Vec<StoredReceipt>, StoreError> {
+        self.with(move |c| {
+            let sql = format!(
+                "SELECT {COLUMNS} FROM receipts WHERE subject_key = ?1 \
+                 ORDER BY received_at, site, seq LIMIT ?2"
+            );
+            let mut stmt = c.prepare_cached(&sql)?;
+            let rows = stmt.query_map(params![key, limit as i64], read_row)?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    pub(super) async fn page(
+        &self,
+        site: String,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<StoredReceipt>, StoreError> {
+        self.with(move |c| {
+            let sql = format!(
+                "SELECT {COLUMNS} FROM receipts WHERE site = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"
+            );
+            let mut stmt = c.prepare_cached(&sql)?;
+            let rows = stmt.query_map(params![site, after, limit as i64], read_row)?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    pub(super) async fn head(&self, site: String) -> Result<Option<(i64, String)>, StoreError> {
+        self.with(move |c| {
+            Ok(
+                c.prepare_cached("SELECT seq, chain_hash FROM site_heads WHERE site = ?1")?
+                    .query_row([site], |row| Ok((row.get(0)?, row.get(1)?)))
+                    .optional()?,
+            )
+        })
+        .await
+    }
+
+    pub(super) async fn sites(&self) -> Result<Vec<String>, StoreError> {
+        self.with(|c| {
+            let mut stmt = c.prepare_cached("SELECT site FROM site_heads ORDER BY site")?;
+            let rows = stmt.query_map([], |row| row.get(0))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    pub(super) async fn put_notice(
+        &self,
+        sha256: String,
+        site: String,
+        text: String,
+        received_at: String,
+    ) -> Result<bool, StoreError> {
+        self.with(move |c| {
+            let inserted = c.execute(
+                "INSERT INTO notices (sha256, site, text, received_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (sha256) DO NOTHING",
+                params![sha256, site, text, received_at],
+            )?;
+            Ok(inserted == 1)
+        })
+        .await
+    }
+
+    pub(super) async fn get_notice(&self, sha256: String) -> Result<Option<String>, StoreError> {
+        self.with(move |c| {
+            Ok(
+                c.prepare_cached("SELECT text FROM notices WHERE sha256 = ?1")?
+                    .query_row([sha256], |row| row.get(0))
+                    .optional()?,
+            )
+        })
+        .await
+    }
+}

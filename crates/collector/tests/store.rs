@@ -1,0 +1,261 @@
+//! One store test suite, run against SQLite (always, in a temp dir) and
+//! PostgreSQL (when `CONSENTRY_TEST_POSTGRES_URL` names one: `cargo xtask
+//! test` starts a real server and sets it).
+
+mod support;
+
+use consentry_collector::audit::{self, audit_site};
+use consentry_collector::store::{next_chain_hash, unhex32, Appended, GENESIS};
+use consentry_receipt::verify::{hex, sha256};
+use support::{new_receipt, signed, uuid, Db};
+
+const ISSUED: &str = "2026-11-23T18:30:00.000Z";
+
+fn site(name: &str) -> String {
+    format!("{name}-{}", support::unique())
+}
+
+async fn append_n(store: &consentry_collector::Store, site: &str, n: usize) -> Vec<String> {
+    let mut ids = Vec::new();
+    for _ in 0..n {
+        let id = uuid();
+        let outcome = store
+            .append(new_receipt(&signed(site, &id, ISSUED)))
+            .await
+            .expect("append");
+        assert!(matches!(outcome, Appended::New(_)), "{outcome:?}");
+        ids.push(id);
+    }
+    ids
+}
+
+async fn appends_chain_and_countersign(db: Db) {
+    let store = db.open().await;
+    let site = site("chain");
+    let first = signed(&site, &uuid(), ISSUED);
+    let second = signed(&site, &uuid(), ISSUED);
+    let Appended::New(a) = store.append(new_receipt(&first)).await.expect("append") else {
+        panic!("first is new");
+    };
+    let Appended::New(b) = store.append(new_receipt(&second)).await.expect("append") else {
+        panic!("second is new");
+    };
+    assert_eq!((a.seq, b.seq), (1, 2));
+    let h1 = next_chain_hash(&GENESIS, &sha256(first.as_bytes()));
+    let h2 = next_chain_hash(&h1, &sha256(second.as_bytes()));
+    assert_eq!(a.chain_hash, hex(&h1));
+    assert_eq!(b.chain_hash, hex(&h2));
+    assert_eq!(unhex32(&b.chain_hash), Some(h2));
+    assert!(support::signer().verify(&b.countersignature).is_some());
+    assert_eq!(
+        store.get(&b.receipt_id).await.expect("get"),
+        Some(b.clone())
+    );
+    assert_eq!(
+        store.head(&site).await.expect("head"),
+        Some((2, b.chain_hash.clone()))
+    );
+    let report = audit_site(&store, &support::signer(), &site)
+        .await
+        .expect("audit");
+    assert!(report.ok && report.receipts == 2, "{report:?}");
+}
+
+async fn the_same_receipt_twice_is_stored_once(db: Db) {
+    let store = db.open().await;
+    let site = site("dedupe");
+    let jws = signed(&site, &uuid(), ISSUED);
+    let Appended::New(row) = store.append(new_receipt(&jws)).await.expect("append") else {
+        panic!("new");
+    };
+    assert_eq!(
+        store.append(new_receipt(&jws)).await.expect("again"),
+        Appended::Duplicate(row)
+    );
+    assert_eq!(store.head(&site).await.expect("head").map(|h| h.0), Some(1));
+}
+
+async fn another_receipt_with_a_stored_id_is_a_conflict(db: Db) {
+    let store = db.open().await;
+    let site = site("conflict");
+    let id = uuid();
+    store
+        .append(new_receipt(&signed(&site, &id, ISSUED)))
+        .await
+        .expect("first");
+    let other = signed(&site, &id, "2026-11-23T18:31:00.000Z");
+    assert_eq!(
+        store.append(new_receipt(&other)).await.expect("second"),
+        Appended::Conflict
+    );
+}
+
+/// Two stores on one database are two collector processes: their writers
+/// race for the same site's head, and the chain must stay one chain.
+async fn two_collectors_on_one_database_keep_one_chain(db: Db) {
+    let one = db.open().await;
+    let two = db.open().await;
+    let site = site("concurrent");
+    let mut tasks = Vec::new();
+    for i in 0..80 {
+        let store = if i % 2 == 0 { one.clone() } else { two.clone() };
+        let jws = signed(&site, &uuid(), ISSUED);
+        tasks.push(tokio::spawn(async move {
+            store.append(new_receipt(&jws)).await
+        }));
+    }
+    for task in tasks {
+        assert!(matches!(
+            task.await.expect("join").expect("append"),
+            Appended::New(_)
+        ));
+    }
+    let rows = one.page(&site, 0, 1000).await.expect("page");
+    let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
+    assert_eq!(seqs, (1..=80).collect::<Vec<_>>());
+    let report = audit_site(&two, &support::signer(), &site)
+        .await
+        .expect("audit");
+    assert!(report.ok && report.receipts == 80, "{report:?}");
+}
+
+async fn the_audit_names_an_altered_a_removed_and_a_reordered_row(db: Db) {
+    let store = db.open().await;
+    let signer = support::signer();
+    let (altered, removed, reordered, last) = (
+        site("altered"),
+        site("removed"),
+        site("reordered"),
+        site("last"),
+    );
+    for s in [&altered, &removed, &reordered, &last] {
+        append_n(&store, s, 5).await;
+    }
+
+    // Another valid receipt's bytes in row 3: its signature still verifies,
+    // but the chain does not.
+    let stranger = signed(&altered, &uuid(), ISSUED);
+    db.tamper(&format!(
+        "UPDATE receipts SET jws = '{stranger}' WHERE site = '{altered}' AND seq = 3"
+    ))
+    .await;
+    // A forged signature part: the receipt itself no longer verifies.
+    let row2 = store.page(&altered, 1, 1).await.expect("page").remove(0);
+    let at = row2.jws.len() - 10;
+    let swap = if &row2.jws[at..=at] == "A" { "B" } else { "A" };
+    let forged = format!("{}{swap}{}", &row2.jws[..at], &row2.jws[at + 1..]);
+    let report = audit_site(&store, &signer, &altered).await.expect("audit");
+    assert_eq!(
+        (report.ok, report.seq, report.reason),
+        (false, Some(3), Some(audit::CHAIN_MISMATCH)),
+        "{report:?}"
+    );
+    db.tamper(&format!(
+        "UPDATE receipts SET jws = '{forged}' WHERE site = '{altered}' AND seq = 2"
+    ))
+    .await;
+    let report = audit_site(&store, &signer, &altered).await.expect("audit");
+    assert_eq!(
+        (report.seq, report.reason),
+        (Some(2), Some(audit::SIGNATURE_INVALID)),
+        "{report:?}"
+    );
+
+    db.tamper(&format!(
+        "DELETE FROM receipts WHERE site = '{removed}' AND seq = 3"
+    ))
+    .await;
+    let report = audit_site(&store, &signer, &removed).await.expect("audit");
+    assert_eq!(
+        (report.ok, report.seq, report.reason),
+        (false, Some(3), Some(audit::MISSING_SEQ)),
+        "{report:?}"
+    );
+
+    db.tamper(&format!(
+        "UPDATE receipts SET seq = -1 WHERE site = '{reordered}' AND seq = 2;
+         UPDATE receipts SET seq = 2 WHERE site = '{reordered}' AND seq = 4;
+         UPDATE receipts SET seq = 4 WHERE site = '{reordered}' AND seq = -1;"
+    ))
+    .await;
+    let report = audit_site(&store, &signer, &reordered)
+        .await
+        .expect("audit");
+    assert_eq!(
+        (report.ok, report.seq, report.reason),
+        (false, Some(2), Some(audit::OUT_OF_ORDER)),
+        "{report:?}"
+    );
+
+    db.tamper(&format!(
+        "DELETE FROM receipts WHERE site = '{last}' AND seq = 5"
+    ))
+    .await;
+    let report = audit_site(&store, &signer, &last).await.expect("audit");
+    assert_eq!(
+        (report.ok, report.seq, report.reason),
+        (false, Some(5), Some(audit::MISSING_SEQ)),
+        "{report:?}"
+    );
+}
+
+async fn notices_are_stored_once_per_hash(db: Db) {
+    let store = db.open().await;
+    let text = format!("{{\"site\":\"{}\",\"title\":\"Cookies\"}}", site("notice"));
+    let sha = consentry_receipt::verify::sha256_hex(text.as_bytes());
+    assert!(store
+        .put_notice(&sha, "s", &text, ISSUED)
+        .await
+        .expect("put"));
+    assert!(!store
+        .put_notice(&sha, "s", &text, ISSUED)
+        .await
+        .expect("again"));
+    assert_eq!(store.get_notice(&sha).await.expect("get"), Some(text));
+}
+
+async fn a_visitors_history_spans_sites_oldest_first(db: Db) {
+    let store = db.open().await;
+    let (s1, s2) = (site("history-a"), site("history-b"));
+    let first = append_n(&store, &s1, 1).await;
+    let second = append_n(&store, &s2, 1).await;
+    let key = support::common::thumbprint_of(&support::common::key_a());
+    let ids: Vec<String> = store
+        .by_subject(&key, 100_000)
+        .await
+        .expect("history")
+        .into_iter()
+        .map(|r| r.receipt_id)
+        .collect();
+    let at = |id: &String| ids.iter().position(|x| x == id).expect("listed");
+    assert!(at(&first[0]) < at(&second[0]));
+}
+
+macro_rules! suite {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                super::$name(super::Db::sqlite(stringify!($name))).await;
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                if let Some(db) = super::Db::postgres() {
+                    super::$name(db).await;
+                }
+            })*
+        }
+    };
+}
+
+suite!(
+    appends_chain_and_countersign,
+    the_same_receipt_twice_is_stored_once,
+    another_receipt_with_a_stored_id_is_a_conflict,
+    two_collectors_on_one_database_keep_one_chain,
+    the_audit_names_an_altered_a_removed_and_a_reordered_row,
+    notices_are_stored_once_per_hash,
+    a_visitors_history_spans_sites_oldest_first,
+);

@@ -1,0 +1,143 @@
+//! What the collector's tests share: temp dirs, fresh receipt ids, receipts
+//! signed like the browser signs them, and raw SQL for tampering.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use consentry_collector::store::NewReceipt;
+use consentry_collector::{Countersigner, Store};
+use consentry_receipt::verify::{verify, Limits};
+
+#[path = "../../../receipt/tests/common/mod.rs"]
+pub mod common;
+
+/// A fresh directory under the system temp dir, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "consentry-collector-{name}-{}-{}",
+            std::process::id(),
+            unique()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Distinct across tests, processes and runs (PostgreSQL keeps its rows).
+pub fn unique() -> u64 {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    nanos
+        ^ (u64::from(std::process::id()) << 40)
+        ^ COUNTER
+            .fetch_add(1, Ordering::Relaxed)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
+
+/// A fresh lower-case UUID v4.
+pub fn uuid() -> String {
+    let a = unique();
+    let b = unique().rotate_left(17) ^ 0x5555_aaaa_1234_5678;
+    let hex = format!("{a:016x}{b:016x}");
+    format!(
+        "{}-{}-4{}-8{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[13..16],
+        &hex[17..20],
+        &hex[20..32]
+    )
+}
+
+pub fn signer() -> Arc<Countersigner> {
+    Arc::new(Countersigner::from_seed(&[42u8; 32]).expect("seed"))
+}
+
+/// A receipt signed by key A for `site`, as the store receives it.
+pub fn signed(site: &str, id: &str, issued_at: &str) -> String {
+    let key = common::key_a();
+    common::sign_receipt(&key, &common::receipt_with(&key, site, id, issued_at))
+}
+
+pub fn new_receipt(jws: &str) -> NewReceipt {
+    let v = verify(jws.as_bytes(), &Limits::default()).expect("a valid receipt");
+    NewReceipt {
+        site: v.receipt.site.clone(),
+        receipt_id: v.receipt.receipt_id.clone(),
+        jws: jws.to_owned(),
+        jws_sha256: v.jws_sha256,
+        subject_key: v.thumbprint,
+        issued_at: v.receipt.issued_at.clone(),
+        action: v.receipt.action.as_str().to_owned(),
+        method: v.receipt.method.as_str().to_owned(),
+    }
+}
+
+/// Where a store suite runs: SQLite in a temp dir, or the PostgreSQL that
+/// `cargo xtask test` started (`CONSENTRY_TEST_POSTGRES_URL`).
+pub enum Db {
+    Sqlite(TempDir),
+    Postgres(String),
+}
+
+impl Db {
+    pub fn sqlite(name: &str) -> Db {
+        Db::Sqlite(TempDir::new(name))
+    }
+
+    /// `None` (the test then passes vacuously, saying so) without PostgreSQL.
+    pub fn postgres() -> Option<Db> {
+        match std::env::var("CONSENTRY_TEST_POSTGRES_URL") {
+            Ok(url) if !url.is_empty() => Some(Db::Postgres(url)),
+            _ => {
+                eprintln!("CONSENTRY_TEST_POSTGRES_URL not set: skipping the PostgreSQL run (cargo xtask test sets it)");
+                None
+            }
+        }
+    }
+
+    pub fn url(&self) -> String {
+        match self {
+            Db::Sqlite(dir) => format!("sqlite://{}", dir.0.join("consentry.db").display()),
+            Db::Postgres(url) => url.clone(),
+        }
+    }
+
+    pub async fn open(&self) -> Store {
+        Store::open(&self.url(), signer())
+            .await
+            .expect("open store")
+    }
+
+    /// Runs raw SQL behind the collector's back: how an attacker with
+    /// database access would edit the log.
+    pub async fn tamper(&self, sql: &str) {
+        match self {
+            Db::Sqlite(dir) => {
+                let conn = rusqlite::Connection::open(dir.0.join("consentry.db")).expect("open");
+                conn.execute_batch(sql).expect("tamper");
+            }
+            Db::Postgres(url) => {
+                let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+                    .await
+                    .expect("connect");
+                tokio::spawn(connection);
+                client.batch_execute(sql).await.expect("tamper");
+            }
+        }
+    }
+}
