@@ -1,0 +1,519 @@
+//! The receipt API, request by request, with the golden receipts and
+//! receipts signed in-test the way the browser signs them.
+
+mod support;
+
+use std::sync::Arc;
+
+use axum::body::{to_bytes, Body};
+use axum::http::{Request, StatusCode};
+use axum::Router;
+use consentry_collector::{app, AppState, Collector, Site, Sites, Store};
+use serde_json::Value;
+use support::common;
+use tower::ServiceExt;
+
+const ORIGIN: &str = "http://127.0.0.1:8080";
+const TOKEN: &str = "test-admin-token";
+/// One minute after the golden receipts were issued.
+const NOW: i64 = 1_795_458_660_000;
+
+fn now() -> i64 {
+    NOW
+}
+
+struct Api {
+    router: Router,
+    _dir: support::TempDir,
+}
+
+async fn api_with(admin_token: Option<&str>) -> Api {
+    let dir = support::TempDir::new("api");
+    let sites: Sites = [(
+        common::SITE.to_owned(),
+        Site {
+            origins: vec![ORIGIN.to_owned()],
+            retention_days: Some(1095),
+        },
+    )]
+    .into_iter()
+    .collect();
+    let signer = support::signer();
+    let url = format!("sqlite://{}", dir.0.join("consentry.db").display());
+    let store = Store::open(&url, Arc::clone(&signer)).await.expect("store");
+    let collector =
+        Collector::new(sites, store, signer, admin_token.map(str::to_owned)).with_clock(now);
+    Api {
+        router: app(AppState::new(Vec::new()).with_collector(collector)),
+        _dir: dir,
+    }
+}
+
+async fn api() -> Api {
+    api_with(Some(TOKEN)).await
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|_| panic!("JSON: {}", self.text()))
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    fn error(&self) -> String {
+        self.json()["error"].as_str().unwrap_or("").to_owned()
+    }
+}
+
+impl Api {
+    async fn send(&self, req: Request<Body>) -> Reply {
+        let res = self.router.clone().oneshot(req).await.expect("infallible");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let body = to_bytes(res.into_body(), usize::MAX)
+            .await
+            .expect("body")
+            .to_vec();
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    async fn post_receipt(&self, jws: impl Into<Vec<u8>>) -> Reply {
+        self.send(
+            Request::post("/v1/receipts")
+                .header("content-type", "text/plain;charset=UTF-8")
+                .header("origin", ORIGIN)
+                .body(Body::from(jws.into()))
+                .expect("request"),
+        )
+        .await
+    }
+
+    async fn get(&self, path: &str, authorization: Option<&str>) -> Reply {
+        let mut req = Request::get(path);
+        if let Some(value) = authorization {
+            req = req.header("authorization", value);
+        }
+        self.send(req.body(Body::empty()).expect("request")).await
+    }
+}
+
+fn golden(name: &str) -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../receipt/testdata")
+        .join(name);
+    std::fs::read(&path).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
+}
+
+fn receipt_at(id: &str, issued_at: &str) -> String {
+    support::signed(common::SITE, id, issued_at)
+}
+
+#[tokio::test]
+async fn a_valid_receipt_is_stored_countersigned_and_a_resend_gets_the_same_answer() {
+    let api = api().await;
+    let first = api.post_receipt(golden("valid.jws")).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.text());
+    let ack = first.json();
+    assert_eq!(ack["receipt_id"], common::RECEIPT_ID);
+    assert_eq!(ack["seq"], 1);
+    assert_eq!(first.headers["access-control-allow-origin"], ORIGIN);
+
+    let again = api.post_receipt(golden("valid.jws")).await;
+    assert_eq!(again.status, StatusCode::OK);
+    assert_eq!(
+        again.body, first.body,
+        "a duplicate gets the identical response"
+    );
+
+    let stored = api
+        .get(&format!("/v1/receipts/{}", common::RECEIPT_ID), None)
+        .await;
+    assert_eq!(stored.status, StatusCode::OK);
+    let stored = stored.json();
+    assert_eq!(
+        stored["jws"].as_str().map(str::as_bytes),
+        Some(golden("valid.jws").as_slice())
+    );
+    assert_eq!(stored["countersignature"], ack["countersignature"]);
+    assert!(support::signer()
+        .verify(ack["countersignature"].as_str().expect("str"))
+        .is_some_and(|payload| payload.contains(common::RECEIPT_ID)));
+}
+
+#[tokio::test]
+async fn each_broken_golden_receipt_gets_a_json_error_naming_the_reason() {
+    let api = api().await;
+    for (file, status, code) in [
+        (
+            "tampered_payload.jws",
+            StatusCode::BAD_REQUEST,
+            "bad_signature",
+        ),
+        ("wrong_key.jws", StatusCode::BAD_REQUEST, "bad_signature"),
+        ("wrong_alg.jws", StatusCode::BAD_REQUEST, "unsupported_alg"),
+        ("alg_none.jws", StatusCode::BAD_REQUEST, "unsupported_alg"),
+        ("key_mismatch.jws", StatusCode::BAD_REQUEST, "key_mismatch"),
+        ("bad_base64.jws", StatusCode::BAD_REQUEST, "bad_encoding"),
+        ("oversized.jws", StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+    ] {
+        let reply = api.post_receipt(golden(file)).await;
+        assert_eq!(
+            (reply.status, reply.error()),
+            (status, code.to_owned()),
+            "{file}"
+        );
+        assert!(reply.json()["message"].is_string(), "{file}");
+    }
+    // Nothing was written.
+    let missing = api
+        .get(&format!("/v1/receipts/{}", common::RECEIPT_ID), None)
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_payload_error_names_the_field() {
+    let api = api().await;
+    let key = common::key_a();
+    let mut r = common::receipt(&key);
+    r.purposes.clear();
+    let reply = api.post_receipt(common::sign_receipt(&key, &r)).await;
+    assert_eq!(reply.error(), "bad_payload");
+    assert!(reply.json()["message"]
+        .as_str()
+        .expect("message")
+        .contains("purposes"));
+}
+
+#[tokio::test]
+async fn receipts_from_another_origin_no_origin_or_an_unknown_site_are_refused() {
+    let api = api().await;
+    let post = |origin: Option<&str>, body: Vec<u8>| {
+        let mut req = Request::post("/v1/receipts").header("content-type", "text/plain");
+        if let Some(origin) = origin {
+            req = req.header("origin", origin);
+        }
+        req.body(Body::from(body)).expect("request")
+    };
+    let other = api
+        .send(post(Some("https://evil.example"), golden("valid.jws")))
+        .await;
+    assert_eq!(
+        (other.status, other.error()),
+        (StatusCode::FORBIDDEN, "origin_not_allowed".into())
+    );
+    assert!(other.headers.get("access-control-allow-origin").is_none());
+    let none = api.send(post(None, golden("valid.jws"))).await;
+    assert_eq!(none.status, StatusCode::FORBIDDEN);
+
+    let key = common::key_a();
+    let unknown = common::sign_receipt(
+        &key,
+        &common::receipt_with(&key, "someone-else", &support::uuid(), common::ISSUED_AT),
+    );
+    let reply = api.post_receipt(unknown).await;
+    assert_eq!(
+        (reply.status, reply.error()),
+        (StatusCode::BAD_REQUEST, "unknown_site".into())
+    );
+}
+
+#[tokio::test]
+async fn a_receipt_from_the_future_or_older_than_thirty_days_is_refused() {
+    let api = api().await;
+    let future = api
+        .post_receipt(receipt_at(&support::uuid(), "2026-11-23T18:42:00.000Z"))
+        .await;
+    assert_eq!(
+        (future.status, future.error()),
+        (StatusCode::BAD_REQUEST, "clock_skew".into())
+    );
+    let old = api
+        .post_receipt(receipt_at(&support::uuid(), "2026-10-23T18:00:00.000Z"))
+        .await;
+    assert_eq!(old.error(), "clock_skew");
+    let delayed = api
+        .post_receipt(receipt_at(&support::uuid(), "2026-11-01T08:00:00.000Z"))
+        .await;
+    assert_eq!(
+        delayed.status,
+        StatusCode::CREATED,
+        "a receipt kept offline for weeks: {}",
+        delayed.text()
+    );
+}
+
+#[tokio::test]
+async fn a_different_receipt_reusing_an_id_is_a_conflict() {
+    let api = api().await;
+    let id = support::uuid();
+    assert_eq!(
+        api.post_receipt(receipt_at(&id, "2026-11-23T18:30:00.000Z"))
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+    let reply = api
+        .post_receipt(receipt_at(&id, "2026-11-23T18:30:01.000Z"))
+        .await;
+    assert_eq!(
+        (reply.status, reply.error()),
+        (StatusCode::CONFLICT, "conflict".into())
+    );
+}
+
+#[tokio::test]
+async fn receipts_of_one_site_form_a_chain() {
+    let api = api().await;
+    let a = receipt_at(&support::uuid(), common::ISSUED_AT);
+    let b = receipt_at(&support::uuid(), common::ISSUED_AT);
+    let first = api.post_receipt(a.clone()).await.json();
+    let second = api.post_receipt(b.clone()).await.json();
+    use consentry_collector::store::{next_chain_hash, GENESIS};
+    use consentry_receipt::verify::{hex, sha256};
+    let h1 = next_chain_hash(&GENESIS, &sha256(a.as_bytes()));
+    let h2 = next_chain_hash(&h1, &sha256(b.as_bytes()));
+    assert_eq!(
+        (first["seq"].clone(), second["seq"].clone()),
+        (Value::from(1), Value::from(2))
+    );
+    assert_eq!(second["chain_hash"], hex(&h2));
+}
+
+#[tokio::test]
+async fn other_content_types_are_refused() {
+    let api = api().await;
+    let reply = api
+        .send(
+            Request::post("/v1/receipts")
+                .header("content-type", "application/json")
+                .header("origin", ORIGIN)
+                .body(Body::from(golden("valid.jws")))
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+}
+
+#[tokio::test]
+async fn a_preflight_from_a_site_origin_is_allowed_and_from_elsewhere_is_not() {
+    let api = api().await;
+    let preflight = |origin: &str| {
+        Request::options("/v1/receipts")
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type")
+            .body(Body::empty())
+            .expect("request")
+    };
+    let ok = api.send(preflight(ORIGIN)).await;
+    assert_eq!(ok.status, StatusCode::OK);
+    assert_eq!(ok.headers["access-control-allow-origin"], ORIGIN);
+    assert!(ok.headers["access-control-allow-methods"]
+        .to_str()
+        .expect("str")
+        .contains("POST"));
+    assert!(ok
+        .headers
+        .get_all("vary")
+        .iter()
+        .any(|v| v.to_str().is_ok_and(|v| v.contains("origin"))));
+    let evil = api.send(preflight("https://evil.example")).await;
+    assert!(evil.headers.get("access-control-allow-origin").is_none());
+}
+
+fn notice_text() -> String {
+    format!(
+        "{{\"language\":\"en\",\"site\":\"{}\",\"texts\":{{\"title\":\"We use cookies\"}}}}",
+        common::SITE
+    )
+}
+
+#[tokio::test]
+async fn a_canonical_notice_is_stored_once_and_shown_back_exactly() {
+    let api = api().await;
+    let post = |body: String| {
+        Request::post("/v1/notices")
+            .header("content-type", "text/plain")
+            .header("origin", ORIGIN)
+            .body(Body::from(body))
+            .expect("request")
+    };
+    let first = api.send(post(notice_text())).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.text());
+    let sha = first.json()["sha256"].as_str().expect("sha").to_owned();
+    assert_eq!(
+        sha,
+        consentry_receipt::verify::sha256_hex(notice_text().as_bytes())
+    );
+    assert_eq!(api.send(post(notice_text())).await.status, StatusCode::OK);
+    let shown = api.get(&format!("/v1/notices/{sha}"), None).await;
+    assert_eq!(shown.text(), notice_text());
+
+    let spaced = api.send(post(notice_text().replace(":", ": "))).await;
+    assert_eq!(
+        (spaced.status, spaced.error()),
+        (StatusCode::BAD_REQUEST, "bad_notice".into())
+    );
+}
+
+fn pop(key: &p256::ecdsa::SigningKey, sub: &str, htu: &str, iat: i64) -> String {
+    let payload = format!("{{\"htu\":\"{htu}\",\"iat\":{iat},\"sub\":\"{sub}\"}}");
+    format!(
+        "Consentry-PoP {}",
+        common::sign_with_typ(key, "consentry-pop+jws", &payload)
+    )
+}
+
+#[tokio::test]
+async fn a_visitor_reads_their_own_history_with_proof_of_possession_and_no_one_else_can() {
+    let api = api().await;
+    api.post_receipt(golden("valid.jws")).await;
+    let a = common::key_a();
+    let key = common::thumbprint_of(&a);
+    let path = format!("/v1/subjects/{key}/receipts");
+    let iat = NOW / 1000;
+
+    let mine = api.get(&path, Some(&pop(&a, &key, &path, iat))).await;
+    assert_eq!(mine.status, StatusCode::OK, "{}", mine.text());
+    assert_eq!(mine.json()[0]["receipt_id"], common::RECEIPT_ID);
+
+    let none = api.get(&path, None).await;
+    assert_eq!(
+        (none.status, none.error()),
+        (StatusCode::UNAUTHORIZED, "pop_required".into())
+    );
+    let b = common::key_b();
+    let stranger = api.get(&path, Some(&pop(&b, &key, &path, iat))).await;
+    assert_eq!(stranger.status, StatusCode::UNAUTHORIZED);
+    let stale = api.get(&path, Some(&pop(&a, &key, &path, iat - 600))).await;
+    assert_eq!(stale.error(), "pop_expired");
+    let elsewhere = api
+        .get(&path, Some(&pop(&a, &key, "/v1/export", iat)))
+        .await;
+    assert_eq!(elsewhere.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn the_site_owner_exports_ndjson_and_csv_with_the_admin_token() {
+    let api = api().await;
+    api.post_receipt(golden("valid.jws")).await;
+    api.post_receipt(receipt_at(&support::uuid(), common::ISSUED_AT))
+        .await;
+    let bearer = format!("Bearer {TOKEN}");
+
+    let ndjson = api
+        .get("/v1/export?site=acme-landing&format=ndjson", Some(&bearer))
+        .await;
+    assert_eq!(ndjson.status, StatusCode::OK);
+    let lines: Vec<Value> = ndjson
+        .text()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("line"))
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["seq"], 1);
+    assert_eq!(lines[0]["receipt"]["purposes"][1]["id"], "analytics");
+    assert_eq!(
+        lines[0]["jws"].as_str().map(str::as_bytes),
+        Some(golden("valid.jws").as_slice())
+    );
+
+    let csv = api
+        .get("/v1/export?site=acme-landing&format=csv", Some(&bearer))
+        .await;
+    let text = csv.text();
+    let rows: Vec<&str> = text.lines().collect();
+    assert_eq!(rows.len(), 3, "{text}");
+    assert!(rows[0].starts_with("seq,receipt_id,site,"));
+    assert!(
+        rows[1].contains(",necessary analytics,marketing,"),
+        "{}",
+        rows[1]
+    );
+
+    let anonymous = api.get("/v1/export?site=acme-landing", None).await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    let wrong = api
+        .get("/v1/export?site=acme-landing", Some("Bearer nope"))
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn export_and_audit_are_off_without_an_admin_token() {
+    let api = api_with(None).await;
+    let reply = api
+        .get("/v1/export?site=acme-landing", Some("Bearer anything"))
+        .await;
+    assert_eq!(
+        (reply.status, reply.error()),
+        (StatusCode::SERVICE_UNAVAILABLE, "no_admin_token".into())
+    );
+}
+
+#[tokio::test]
+async fn the_audit_reports_an_intact_chain() {
+    let api = api().await;
+    api.post_receipt(golden("valid.jws")).await;
+    api.post_receipt(receipt_at(&support::uuid(), common::ISSUED_AT))
+        .await;
+    let bearer = format!("Bearer {TOKEN}");
+    let report = api
+        .get("/v1/audit?site=acme-landing", Some(&bearer))
+        .await
+        .json();
+    assert_eq!(
+        report,
+        serde_json::json!({"site": "acme-landing", "receipts": 2, "ok": true})
+    );
+    let all = api.get("/v1/audit", Some(&bearer)).await.json();
+    assert_eq!(all[0]["ok"], true);
+}
+
+#[tokio::test]
+async fn the_countersigning_key_is_published_as_a_jwks() {
+    let api = api().await;
+    let jwks = api.get("/.well-known/jwks.json", None).await.json();
+    let key = &jwks["keys"][0];
+    assert_eq!(
+        (
+            key["kty"].as_str(),
+            key["crv"].as_str(),
+            key["alg"].as_str()
+        ),
+        (Some("OKP"), Some("Ed25519"), Some("EdDSA"))
+    );
+    assert_eq!(key["kid"], support::signer().kid());
+}
+
+#[tokio::test]
+async fn without_sites_the_receipt_api_says_so_and_static_files_still_work() {
+    let router = app(AppState::new(Vec::new()));
+    let res = router
+        .oneshot(
+            Request::post("/v1/receipts")
+                .header("content-type", "text/plain")
+                .body(Body::from(golden("valid.jws")))
+                .expect("req"),
+        )
+        .await
+        .expect("infallible");
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value =
+        serde_json::from_slice(&to_bytes(res.into_body(), usize::MAX).await.expect("body"))
+            .expect("json");
+    assert_eq!(body["error"], "no_sites");
+}
