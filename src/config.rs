@@ -121,6 +121,9 @@ pub struct Texts {
     pub embed_blocked: String,
     pub embed_load: String,
     pub gpc_honoured: String,
+    pub receipt_title: String,
+    pub receipt_summary: String,
+    pub receipt_download: String,
 }
 
 impl Default for Texts {
@@ -147,6 +150,9 @@ impl Default for Texts {
             embed_blocked: t("This content is hosted by {provider}, which may set cookies. It loads only if you allow {category} cookies."),
             embed_load: t("Allow and load"),
             gpc_honoured: t("Your browser's Global Privacy Control signal is honoured: optional cookies for sale or sharing stay off."),
+            receipt_title: t("Your consent receipt"),
+            receipt_summary: t("Receipt {id}, signed in this browser on {date}. Allowed: {allowed}."),
+            receipt_download: t("Download receipt"),
         }
     }
 }
@@ -493,7 +499,7 @@ fn texts(o: &Fields<'_>) -> Result<Texts, ConfigError> {
     let Some(f) = o.obj("texts", TEXT_KEYS)? else {
         return Ok(t);
     };
-    let slots: [&mut String; 20] = [
+    let slots: [&mut String; 23] = [
         &mut t.banner_title,
         &mut t.banner_description,
         &mut t.accept_all,
@@ -514,6 +520,9 @@ fn texts(o: &Fields<'_>) -> Result<Texts, ConfigError> {
         &mut t.embed_blocked,
         &mut t.embed_load,
         &mut t.gpc_honoured,
+        &mut t.receipt_title,
+        &mut t.receipt_summary,
+        &mut t.receipt_download,
     ];
     for (key, slot) in TEXT_KEYS.iter().zip(slots) {
         if let Some(v) = f.str(key)? {
@@ -545,4 +554,7 @@ const TEXT_KEYS: &[&str] = &[
     "embedBlocked",
     "embedLoad",
     "gpcHonoured",
+    "receiptTitle",
+    "receiptSummary",
+    "receiptDownload",
 ];

@@ -24,6 +24,7 @@
 
 pub mod config;
 pub mod consent;
+pub mod proof;
 
 #[cfg(all(test, target_arch = "wasm32"))]
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
@@ -134,8 +135,16 @@ mod web {
         }
     }
 
-    /// A form passed its consent checks and is being sent.
-    pub(crate) fn form_submitted(choice: FormChoice) {
+    /// Runs `f` on the receipts state, when receipts are on.
+    pub(crate) fn with_proof<R>(f: impl FnOnce(&mut crate::page::outbox::Proof) -> R) -> Option<R> {
+        with_widget(|w| w.proof.as_mut().map(f)).flatten()
+    }
+
+    /// A form passed its consent checks and is being sent: its receipt is
+    /// written down now, and its id returned for the form's hidden field.
+    pub(crate) fn form_submitted(choice: FormChoice) -> Option<String> {
+        let receipt_id =
+            with_widget(|w| w.record_form(&choice.selector, &choice.purposes)).flatten();
         let detail = js_sys::Object::new();
         signals::set(&detail, "form", &JsValue::from_str(&choice.selector));
         let purposes = js_sys::Array::new();
@@ -146,7 +155,14 @@ mod web {
             purposes.push(&p);
         }
         signals::set(&detail, "purposes", &purposes);
+        if let Some(id) = &receipt_id {
+            signals::set(&detail, "receiptId", &JsValue::from_str(id));
+        }
         signals::dispatch("consentry:form", &detail.into());
+        if receipt_id.is_some() {
+            crate::page::outbox::kick();
+        }
+        receipt_id
     }
 
     /// Starts the widget with a site config: a plain object as in
@@ -240,7 +256,6 @@ mod web {
                     &id,
                     "\"",
                 ]));
-                return;
             }
             Some(None) => choose(Choice::Only(ids), Method::Api),
         }
@@ -290,4 +305,4 @@ mod web {
 }
 
 #[cfg(target_arch = "wasm32")]
-pub(crate) use web::{command, form_submitted};
+pub(crate) use web::{command, form_submitted, with_proof};

@@ -8,7 +8,9 @@ use web_sys::Element;
 
 use crate::config::Config;
 use crate::consent::{self, Choice, ConsentState, Method};
+use crate::page::outbox::{self, Proof};
 use crate::page::{cookies, gating, signals};
+use crate::proof;
 use crate::ui::{banner, dom, forms, preferences, reopen, Mounted, Shell};
 
 pub struct Widget {
@@ -25,6 +27,8 @@ pub struct Widget {
     callbacks: Vec<(u32, js_sys::Function)>,
     next_callback: u32,
     _open_links: EventListener,
+    /// Signed receipts, when the config names an `endpoint`.
+    pub proof: Option<Proof>,
 }
 
 /// What must happen after the widget is released: running gated scripts,
@@ -34,6 +38,8 @@ pub struct Outcome {
     event: &'static str,
     detail: JsValue,
     callbacks: Vec<js_sys::Function>,
+    /// A receipt was written down: sign and send it.
+    receipt: bool,
 }
 
 impl Outcome {
@@ -44,6 +50,9 @@ impl Outcome {
         signals::dispatch(self.event, &self.detail);
         for cb in &self.callbacks {
             signals::call(cb, &self.detail);
+        }
+        if self.receipt {
+            outbox::kick();
         }
     }
 }
@@ -83,7 +92,19 @@ impl Widget {
                 crate::command(crate::Command::OpenPreferences);
             }
         });
+        let last_id = state
+            .as_ref()
+            .map(|s| s.receipt_id.clone())
+            .unwrap_or_default();
+        let proof = config
+            .endpoint
+            .as_deref()
+            .map(|e| Proof::new(&config, e, &last_id));
+        if proof.is_some() {
+            outbox::load_latest(config.id.clone());
+        }
         let mut w = Widget {
+            proof,
             gpc: gpc_signal(),
             config,
             state,
@@ -105,11 +126,14 @@ impl Widget {
         }
         gating::sync_frames(&w.config, w.state.as_ref(), &mut w.placeholders);
         let detail = signals::consent_object(w.state.as_ref());
+        // Receipts left unsigned or unsent by an earlier page go out now.
+        let receipt = w.proof.is_some();
         let outcome = Outcome {
             state: w.state.clone(),
             event: "consentry:ready",
             detail,
             callbacks: Vec::new(),
+            receipt,
         };
         Ok((w, outcome))
     }
@@ -139,10 +163,12 @@ impl Widget {
             return;
         }
         self.return_focus = self.focused_element();
+        let latest = self.proof.as_ref().and_then(|p| p.latest.as_ref());
         self.preferences = Some(preferences::render(
             &self.shell.root,
             &self.config,
             self.state.as_ref(),
+            latest,
         ));
     }
 
@@ -180,6 +206,7 @@ impl Widget {
         next.receipt_id = consent::uuid_v4(signals::random_bytes());
         let change = consent::change(&self.config, self.state.as_ref(), &next);
         let action = consent::action(self.state.as_ref(), &change);
+        let receipt = self.record(&next, action, method);
         cookies::save_state(&self.config, &next, now);
         cookies::clear_categories(&self.config, &change.newly_refused);
         self.state = Some(next);
@@ -200,7 +227,56 @@ impl Widget {
             event: "consentry:change",
             detail,
             callbacks: self.callbacks.iter().map(|(_, f)| f.clone()).collect(),
+            receipt,
         }
+    }
+
+    /// Writes down the receipt for a cookie choice (rule 8).
+    fn record(&mut self, next: &ConsentState, action: consent::Action, method: Method) -> bool {
+        let Some(p) = self.proof.as_mut() else {
+            return false;
+        };
+        let (page, ua, gpc) = outbox::page_context(self.gpc);
+        let ctx = proof::Page {
+            page: &page,
+            user_agent: &ua,
+            gpc,
+            now_ms: js_sys::Date::now() as i64,
+        };
+        let previous = p.last_id.clone();
+        p.record(proof::for_choice(
+            &self.config,
+            next,
+            action,
+            method,
+            Some(&previous),
+            &ctx,
+        ));
+        true
+    }
+
+    /// Writes down the receipt for a form's consent checkboxes; returns its
+    /// id for the form's hidden field.
+    pub fn record_form(&mut self, selector: &str, choices: &[(String, bool)]) -> Option<String> {
+        let p = self.proof.as_mut()?;
+        let id = consent::uuid_v4(signals::random_bytes());
+        let (page, ua, gpc) = outbox::page_context(self.gpc);
+        let ctx = proof::Page {
+            page: &page,
+            user_agent: &ua,
+            gpc,
+            now_ms: js_sys::Date::now() as i64,
+        };
+        let previous = p.last_id.clone();
+        p.record(proof::for_form(
+            &self.config,
+            &id,
+            selector,
+            choices,
+            Some(&previous),
+            &ctx,
+        ));
+        Some(id)
     }
 
     /// Forgets the choice: the banner asks again.

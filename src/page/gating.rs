@@ -8,7 +8,7 @@ use web_sys::{Element, HtmlScriptElement};
 
 use crate::config::{is_http_url, Config};
 use crate::consent::ConsentState;
-use crate::ui::dom::{append, document, el, text_el};
+use crate::ui::dom::{append, document, el, fill, text_el};
 use crate::Command;
 
 const GATED_SCRIPTS: &str = "script[type=\"text/plain\"][data-category]";
@@ -181,33 +181,6 @@ fn placeholder(config: &Config, frame: &Element, cat: &str) -> Placeholder {
         element,
         _click: click,
     }
-}
-
-/// Replaces `{name}` placeholders in a site text. Unknown names stay as
-/// written, so a typo is visible rather than silently dropped.
-fn fill(template: &str, values: &[(&str, &str)]) -> String {
-    let mut out = String::with_capacity(template.len() + 32);
-    let mut rest = template;
-    while let Some(open) = rest.find('{') {
-        let (Some(before), Some(after)) = (rest.get(..open), rest.get(open..)) else {
-            break;
-        };
-        out.push_str(before);
-        let close = after.find('}');
-        let name = close.and_then(|c| after.get(1..c));
-        match name.and_then(|n| values.iter().find(|(k, _)| *k == n)) {
-            Some((k, v)) => {
-                out.push_str(v);
-                rest = after.get(k.len() + 2..).unwrap_or("");
-            }
-            None => {
-                out.push('{');
-                rest = after.get(1..).unwrap_or("");
-            }
-        }
-    }
-    out.push_str(rest);
-    out
 }
 
 #[cfg(test)]

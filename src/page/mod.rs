@@ -4,4 +4,5 @@
 
 pub mod cookies;
 pub mod gating;
+pub mod outbox;
 pub mod signals;

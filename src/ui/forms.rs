@@ -176,10 +176,34 @@ fn on_submit(form: &Element, selector: &str, e: &Event) {
         .iter()
         .filter_map(|b| b.get_attribute("data-purpose").map(|id| (id, b.checked())))
         .collect();
-    crate::form_submitted(FormChoice {
+    if let Some(id) = crate::form_submitted(FormChoice {
         selector: selector.to_owned(),
         purposes,
+    }) {
+        set_receipt_field(form, &id);
+    }
+}
+
+/// `consentry_receipt_id` goes out with the form, so the site can link its
+/// record (a newsletter signup) to the signed proof. Added during the submit
+/// event, it is part of the data the browser sends.
+fn set_receipt_field(form: &Element, id: &str) {
+    let existing = form
+        .query_selector("input[name=consentry_receipt_id]")
+        .ok()
+        .flatten();
+    let field = existing.unwrap_or_else(|| {
+        let f = el(
+            &document(),
+            "input",
+            &[("type", "hidden"), ("name", "consentry_receipt_id")],
+        );
+        let _ = form.append_child(&f);
+        f
     });
+    if let Some(input) = field.dyn_ref::<HtmlInputElement>() {
+        input.set_value(id);
+    }
 }
 
 fn set_invalid(input: &HtmlInputElement, invalid: bool) {

@@ -9,15 +9,21 @@ use gloo_events::{EventListener, EventListenerOptions};
 use wasm_bindgen::JsCast;
 use web_sys::{Element, HtmlInputElement, KeyboardEvent, ShadowRoot};
 
-use super::dom::{append, button, concat, document, el, focus, link, text_el};
+use super::dom::{append, button, concat, document, el, fill, focus, link, text_el};
 use super::{on_click, Mounted};
 use crate::config::{Category, Config};
 use crate::consent::ConsentState;
+use crate::page::outbox::Latest;
 use crate::Command;
 
 const FOCUSABLE: &str = "button:not([disabled]),input:not([disabled]),a[href]";
 
-pub fn render(root: &ShadowRoot, config: &Config, state: Option<&ConsentState>) -> Mounted {
+pub fn render(
+    root: &ShadowRoot,
+    config: &Config,
+    state: Option<&ConsentState>,
+    latest: Option<&Latest>,
+) -> Mounted {
     let doc = document();
     let t = &config.texts;
     let overlay = el(&doc, "div", &[("class", "overlay")]);
@@ -60,6 +66,9 @@ pub fn render(root: &ShadowRoot, config: &Config, state: Option<&ConsentState>) 
     for cat in &config.categories {
         let granted = cat.necessary || state.is_some_and(|s| s.is_granted(&cat.id));
         append(&dialog, &[&category(cat, granted, config)]);
+    }
+    if let Some(l) = latest {
+        append(&dialog, &[&receipt(l, config)]);
     }
     let actions = el(&doc, "div", &[("class", "actions")]);
     let reject = button(&doc, "btn choice", &t.reject_all);
@@ -142,6 +151,54 @@ fn category(cat: &Category, granted: bool, config: &Config) -> Element {
     if !cat.cookies.is_empty() {
         append(&section, &[&cookie_table(cat, config)]);
     }
+    section
+}
+
+/// The visitor's latest receipt: what they agreed to, and the file that
+/// proves it (the JWS, and the collector's countersignature once it has
+/// acknowledged it).
+fn receipt(latest: &Latest, config: &Config) -> Element {
+    let doc = document();
+    let t = &config.texts;
+    let section = el(
+        &doc,
+        "section",
+        &[
+            ("class", "cat receipt"),
+            ("aria-labelledby", "cs-receipt-title"),
+        ],
+    );
+    let titles: Vec<&str> = config
+        .categories
+        .iter()
+        .filter(|c| latest.granted.contains(&c.id))
+        .map(|c| c.title.as_str())
+        .collect();
+    let allowed = titles.join(", ");
+    let date = latest.issued_at.get(..10).unwrap_or(&latest.issued_at);
+    let summary = fill(
+        &t.receipt_summary,
+        &[("id", &latest.id), ("date", date), ("allowed", &allowed)],
+    );
+    let mut name = String::from("consentry-receipt-");
+    name.push_str(&latest.id);
+    name.push_str(".json");
+    let mut href = String::from("data:application/json;charset=utf-8,");
+    href.push_str(&String::from(js_sys::encode_uri_component(&latest.file)));
+    let download = text_el(
+        &doc,
+        "a",
+        &[("href", &href), ("download", &name)],
+        &t.receipt_download,
+    );
+    append(
+        &section,
+        &[
+            &text_el(&doc, "h3", &[("id", "cs-receipt-title")], &t.receipt_title),
+            &text_el(&doc, "p", &[], &summary),
+            &download,
+        ],
+    );
     section
 }
 

@@ -39,10 +39,7 @@ pub fn bench() -> Result {
             .args(&missing))?;
     }
 
-    let consentry: Vec<PathBuf> = dist::WIDGET_FILES
-        .iter()
-        .map(|f| dist::dist_dir().join(f))
-        .collect();
+    let consentry: Vec<PathBuf> = dist::widget_files(&dist::dist_dir());
     let mut rows = vec![("consentry (this build)".to_owned(), consentry)];
     for (name, version, files) in OTHERS {
         let files = files.iter().map(|f| modules.join(name).join(f)).collect();

@@ -7,8 +7,11 @@ use std::process::Command;
 
 use crate::{cargo, run, target_dir, Result};
 
-/// The transfer budget for everything a page loads for the widget (issue 2).
-const BUDGET_BROTLI_BYTES: usize = 40 * 1024;
+/// The transfer budget for everything a page loads for the widget. Issue 2
+/// (banner, preferences, forms, gating) had 40 KB; signed receipts with
+/// their durable outbox (issue 3) cost about 18 KB more. The budget is a
+/// ceiling to catch regressions, not a target: vanilla-cookieconsent is 14 KB.
+const BUDGET_BROTLI_BYTES: usize = 60 * 1024;
 
 /// What a page loads for the widget, in load order; CSS is inside the wasm.
 pub const WIDGET_FILES: [&str; 3] = [
@@ -95,6 +98,9 @@ pub fn build() -> Result<Sizes> {
     // Every JS library ships minified; for us it is a fifth of the budget.
     let core_js = out.join("consentry-core.js");
     minify(&core_js, &core_js, true)?;
+    for snippet in snippets(&out) {
+        minify(&snippet, &snippet, true)?;
+    }
     if Path::new("pkg-config/consentry.js").exists() {
         minify(
             Path::new("pkg-config/consentry.js"),
@@ -111,12 +117,40 @@ pub fn build() -> Result<Sizes> {
     )?;
     npm_package(&out)?;
 
-    let files: Vec<PathBuf> = WIDGET_FILES
+    let files = widget_files(&out);
+    print_sizes("target/dist (what a page loads for the widget)", &files)
+}
+
+/// Everything a page loads for the widget: `WIDGET_FILES` plus the JS
+/// snippets wasm-bindgen writes under `snippets/` (the browser I/O module).
+pub fn widget_files(out: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = WIDGET_FILES
         .iter()
         .map(|f| out.join(f))
         .filter(|p| p.exists())
         .collect();
-    print_sizes("target/dist (what a page loads for the widget)", &files)
+    files.extend(snippets(out));
+    files
+}
+
+fn snippets(out: &Path) -> Vec<PathBuf> {
+    fn walk(dir: &Path, found: &mut Vec<PathBuf>) {
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, found);
+            } else if path.extension().is_some_and(|e| e == "js") {
+                found.push(path);
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(&out.join("snippets"), &mut found);
+    found.sort();
+    found
 }
 
 /// Fails when the widget's total brotli size is over the budget.
@@ -166,6 +200,15 @@ fn npm_package(out: &Path) -> Result {
     for from in template.iter().chain(&built).filter(|from| from.exists()) {
         if let Some(name) = from.file_name() {
             fs::copy(from, npm.join(name))?;
+        }
+    }
+    for snippet in snippets(out) {
+        if let Ok(rel) = snippet.strip_prefix(out) {
+            let to = npm.join(rel);
+            if let Some(parent) = to.parent() {
+                fs::create_dir_all(parent)?;
+            }
+            fs::copy(&snippet, to)?;
         }
     }
     Ok(())

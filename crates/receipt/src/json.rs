@@ -315,8 +315,13 @@ impl Json {
                 out.push(']');
             }
             Json::Obj(fields) => {
-                let mut sorted: Vec<&(String, Json)> = fields.iter().collect();
-                sorted.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
+                // Insertion sort: objects here have a handful of keys, and
+                // this keeps the std sort machinery (kilobytes) out of the wasm.
+                let mut sorted: Vec<&(String, Json)> = Vec::with_capacity(fields.len());
+                for f in fields {
+                    let at = sorted.iter().position(|s| f.0.encode_utf16().lt(s.0.encode_utf16()));
+                    sorted.insert(at.unwrap_or(sorted.len()), f);
+                }
                 out.push('{');
                 for (i, (k, v)) in sorted.into_iter().enumerate() {
                     if i > 0 {

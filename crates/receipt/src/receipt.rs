@@ -412,6 +412,42 @@ pub fn parse_rfc3339_utc(s: &str) -> Option<i64> {
     Some(((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000 + millis)
 }
 
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ` for milliseconds since the Unix epoch, as
+/// `Date.toISOString()` writes it (years 0000-9999).
+pub fn format_rfc3339_utc(ms: i64) -> String {
+    let days = ms.div_euclid(86_400_000);
+    let in_day = ms.rem_euclid(86_400_000);
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let mut s = String::with_capacity(24);
+    let parts: [(i64, u32, char); 7] = [
+        (year, 4, '-'),
+        (month, 2, '-'),
+        (day, 2, 'T'),
+        (in_day / 3_600_000, 2, ':'),
+        (in_day / 60_000 % 60, 2, ':'),
+        (in_day / 1000 % 60, 2, '.'),
+        (in_day % 1000, 3, 'Z'),
+    ];
+    for (n, width, sep) in parts {
+        let mut div = 10i64.pow(width - 1);
+        while div > 0 {
+            s.push(char::from(b'0' + (n / div % 10) as u8));
+            div /= 10;
+        }
+        s.push(sep);
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -499,6 +535,16 @@ mod tests {
         ] {
             assert_eq!(parse_rfc3339_utc(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn times_format_like_to_iso_string_and_parse_back() {
+        for ms in [0, 951_868_800_500, 1_795_458_600_123, 253_402_300_799_999] {
+            let text = format_rfc3339_utc(ms);
+            assert_eq!(text.len(), 24, "{text}");
+            assert_eq!(parse_rfc3339_utc(&text), Some(ms), "{text}");
+        }
+        assert_eq!(format_rfc3339_utc(1_795_458_600_123), "2026-11-23T18:30:00.123Z");
     }
 
     #[test]
