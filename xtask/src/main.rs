@@ -13,6 +13,7 @@ mod bench;
 mod dist;
 mod ensure;
 mod postgres;
+mod receipts_env;
 mod test;
 
 use std::fmt::Write as _;
@@ -123,10 +124,15 @@ fn demo(args: &[String]) -> Result {
     }
     let server = build_collector()?;
     let addr = format!("127.0.0.1:{port}");
-    println!("\nConsentry demo: http://{addr}/  (ctrl-c stops it)\n");
+    let token = receipts_env::admin_token()?;
+    let env = receipts_env::prepare(&target_dir().join("demo"), port, &token, false)?;
+    println!("\nConsentry demo: http://{addr}/  (ctrl-c stops it)");
+    println!("Receipts: target/demo/consentry.db; export and audit with the admin token:");
+    println!("  curl -H 'Authorization: Bearer {token}' 'http://{addr}/v1/export?site=acme-landing&format=ndjson'\n");
     run(Command::new(server)
         .args(["serve", "--addr", &addr, "--static", "www", "--static"])
-        .arg(target_dir().join("dist")))
+        .arg(target_dir().join("dist"))
+        .envs(env))
 }
 
 /// Builds the collector with the `server` profile (speed, not size) and

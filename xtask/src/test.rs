@@ -95,7 +95,9 @@ fn end_to_end() -> Result<Ran> {
     let port = free_port()?;
     let log_path = target_dir().join("e2e-collector.log");
     let log = File::create(&log_path)?;
-    let child = Command::new(server_bin)
+    let token = crate::receipts_env::admin_token()?;
+    let env = crate::receipts_env::prepare(&target_dir().join("e2e"), port, &token, true)?;
+    let child = Command::new(&server_bin)
         .args([
             "serve",
             "--addr",
@@ -105,6 +107,7 @@ fn end_to_end() -> Result<Ran> {
             "--static",
         ])
         .arg(dist::dist_dir())
+        .envs(env)
         .stdout(log.try_clone()?)
         .stderr(log)
         .spawn()
@@ -122,6 +125,8 @@ fn end_to_end() -> Result<Ran> {
     run(Command::new("node")
         .args(["--test", "--test-concurrency=1", &format!("{E2E_DIR}/")])
         .env("CONSENTRY_BASE_URL", &base_url)
+        .env("CONSENTRY_ADMIN_TOKEN", &token)
+        .env("CONSENTRY_COLLECTOR_BIN", &server_bin)
         .env("CONSENTRY_CHROMIUM", ensure::CHROMIUM))?;
     Ok(Ran::Yes)
 }
