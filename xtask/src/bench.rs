@@ -59,6 +59,7 @@ pub fn bench() -> Result {
         }
         dist::print_row(&name, total);
     }
+    crate::bench_collector::bench()?;
     Ok(())
 }
 

@@ -10,6 +10,7 @@
 //! No clap: four commands and one flag are parsed by hand.
 
 mod bench;
+mod bench_collector;
 mod dist;
 mod ensure;
 mod postgres;

@@ -1,0 +1,168 @@
+//! `cargo xtask bench`, collector part: receipts per second and p50/p99
+//! latency at 64 concurrent clients, on SQLite and on PostgreSQL, next to the
+//! crypto limit measured in the same run (ES256 verifications per second on
+//! one core × cores: each receipt costs one verification).
+//!
+//! The receipts are real (P-256 signed, pre-signed before the clock starts),
+//! the server is the release collector on 127.0.0.1, and every run is
+//! bounded in count and time. The load generator is the collector's
+//! `loadgen` example.
+
+use std::fs;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::{cargo, output, postgres, run, target_dir, Result};
+
+const RECEIPTS: usize = 20_000;
+const CLIENTS: usize = 64;
+/// Seconds per store at most, whatever the machine.
+const MAX_SECONDS: u64 = 30;
+const SITE: &str = "bench";
+
+pub fn bench() -> Result {
+    run(cargo().args([
+        "build",
+        "--profile",
+        "server",
+        "-p",
+        "consentry-collector",
+        "--bin",
+        "consentry-collector",
+        "--example",
+        "loadgen",
+    ]))?;
+    let server = target_dir().join("server").join("consentry-collector");
+    let loadgen = target_dir().join("server").join("examples").join("loadgen");
+
+    let crypto = output(Command::new(&loadgen).arg("crypto")).ok_or("loadgen crypto failed")?;
+    let one_core = field(&crypto, "es256_verify_per_s_one_core");
+    let cores = field(&crypto, "cores");
+    let limit = one_core * cores;
+
+    let pg = postgres::start()?;
+    let dir = target_dir().join("bench-collector");
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir)?;
+    let stores = [
+        (
+            "SQLite",
+            format!("sqlite://{}", dir.join("bench.db").display()),
+        ),
+        ("PostgreSQL", pg.url.clone()),
+    ];
+    let mut rows = Vec::new();
+    for (name, url) in stores {
+        let result = one_store(&server, &loadgen, &dir, name, &url)?;
+        rows.push((name, result));
+    }
+    drop(pg);
+
+    println!("\nbench: collector, {RECEIPTS} pre-signed receipts, {CLIENTS} concurrent keep-alive clients, 127.0.0.1");
+    println!(
+        "limit: ES256 verify {one_core:.0}/s on one core × {cores:.0} cores = {limit:.0} receipts/s"
+    );
+    println!(
+        "{:<12} {:>12} {:>9} {:>9} {:>9} {:>8}",
+        "store", "receipts/s", "of limit", "p50 ms", "p99 ms", "failed"
+    );
+    for (name, r) in rows {
+        let rate = field(&r, "receipts_per_s");
+        println!(
+            "{name:<12} {rate:>12.0} {:>8.0}% {:>9.2} {:>9.2} {:>8.0}",
+            100.0 * rate / limit.max(1.0),
+            field(&r, "p50_ms"),
+            field(&r, "p99_ms"),
+            field(&r, "failed"),
+        );
+    }
+    println!("(the load generator shares the machine with the server, so this is a floor)");
+    Ok(())
+}
+
+/// Starts the collector on `url`, runs the load, stops the collector.
+fn one_store(server: &Path, loadgen: &Path, dir: &Path, name: &str, url: &str) -> Result<String> {
+    let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let origin = format!("http://127.0.0.1:{port}");
+    let sites = dir.join(format!("sites-{port}.toml"));
+    fs::write(
+        &sites,
+        format!("[sites.{SITE}]\norigins = [\"{origin}\"]\n"),
+    )?;
+    let log = fs::File::create(dir.join(format!("{}.log", name.to_lowercase())))?;
+    let child = Command::new(server)
+        .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+        .env("CONSENTRY_SITES", &sites)
+        .env("CONSENTRY_DATABASE_URL", url)
+        .env("CONSENTRY_KEY_FILE", key_file(dir))
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()?;
+    let _server = Stop(child);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if Instant::now() > deadline {
+            return Err(format!("the {name} collector did not start").into());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    eprintln!("xtask: bench: {name}");
+    let result = output(Command::new(loadgen).args([
+        "post",
+        &format!("127.0.0.1:{port}"),
+        &origin,
+        SITE,
+        &RECEIPTS.to_string(),
+        &CLIENTS.to_string(),
+        &MAX_SECONDS.to_string(),
+    ]))
+    .ok_or_else(|| format!("loadgen against {name} failed"))?;
+    Ok(result)
+}
+
+fn key_file(dir: &Path) -> PathBuf {
+    dir.join("collector.key")
+}
+
+/// The collector process, stopped when dropped.
+struct Stop(Child);
+
+impl Drop for Stop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A number field of a one-line JSON object, without a JSON parser.
+fn field(json: &str, name: &str) -> f64 {
+    json.split(&format!("\"{name}\":"))
+        .nth(1)
+        .and_then(|rest| rest.split([',', '}']).next())
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn reads_a_number_field() {
+        let line = "{\"ok\":5,\"receipts_per_s\":2232,\"p99_ms\":87.33}";
+        assert_eq!(super::field(line, "receipts_per_s"), 2232.0);
+        assert_eq!(super::field(line, "p99_ms"), 87.33);
+        assert_eq!(super::field(line, "missing"), 0.0);
+    }
+}
+
+#[cfg(test)]
+mod run {
+    /// The collector benchmark alone (`cargo xtask bench` also builds and
+    /// measures the widget): `cargo test -p xtask -- --ignored collector_bench`.
+    #[test]
+    #[ignore = "builds the collector, starts PostgreSQL, runs for up to a minute"]
+    fn collector_bench() {
+        super::bench().expect("bench");
+    }
+}
