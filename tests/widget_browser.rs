@@ -67,3 +67,31 @@ fn a_bad_config_shows_nothing_then_a_good_one_runs_the_whole_api() {
     assert!(consentry::get_consent().is_null());
     assert!(banner().is_some(), "reset asks again");
 }
+
+// The golden receipts of crates/receipt/testdata, checked with the very
+// WebCrypto the widget signs with: the browser's ECDSA (raw r‖s over the
+// exact signing input) and the Rust verifier agree on what is valid.
+#[wasm_bindgen::prelude::wasm_bindgen(inline_js = r#"
+export async function webCryptoVerifies(jws) {
+  const [h, p, s] = jws.trim().split('.');
+  const bytes = (b64u) => Uint8Array.from(atob(b64u.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0));
+  const header = JSON.parse(new TextDecoder().decode(bytes(h)));
+  const key = await crypto.subtle.importKey('jwk', header.jwk, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['verify']);
+  return crypto.subtle.verify({ name: 'ECDSA', hash: 'SHA-256' }, key, bytes(s), new TextEncoder().encode(h + '.' + p));
+}
+"#)]
+extern "C" {
+    #[wasm_bindgen::prelude::wasm_bindgen(js_name = webCryptoVerifies)]
+    fn web_crypto_verifies(jws: &str) -> js_sys::Promise;
+}
+
+async fn verifies(jws: &str) -> bool {
+    wasm_bindgen_futures::JsFuture::from(web_crypto_verifies(jws)).await.ok().and_then(|v| v.as_bool()) == Some(true)
+}
+
+#[wasm_bindgen_test]
+async fn the_golden_receipts_verify_in_the_browser_exactly_as_in_rust() {
+    assert!(verifies(include_str!("../crates/receipt/testdata/valid.jws")).await, "valid.jws");
+    assert!(!verifies(include_str!("../crates/receipt/testdata/tampered_payload.jws")).await, "tampered_payload.jws");
+    assert!(!verifies(include_str!("../crates/receipt/testdata/wrong_key.jws")).await, "wrong_key.jws");
+}

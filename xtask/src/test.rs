@@ -26,6 +26,18 @@ pub fn test() -> Result {
             "--",
             "-D",
             "warnings",
+        ]))?;
+        // The widget's browser code only compiles for wasm32: lint it there too.
+        run(cargo().args([
+            "clippy",
+            "--target",
+            "wasm32-unknown-unknown",
+            "-p",
+            "consentry",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
         ]))
     })?;
     // A real PostgreSQL for the collector's store suite; stopped when `pg` drops.
