@@ -12,6 +12,7 @@ use crate::page::outbox::{self, Proof};
 use crate::page::{cookies, gating, signals};
 use crate::proof;
 use crate::ui::{banner, dom, forms, preferences, reopen, Mounted, Shell};
+use consentry_receipt::Receipt;
 
 pub struct Widget {
     config: Config,
@@ -233,50 +234,40 @@ impl Widget {
 
     /// Writes down the receipt for a cookie choice (rule 8).
     fn record(&mut self, next: &ConsentState, action: consent::Action, method: Method) -> bool {
-        let Some(p) = self.proof.as_mut() else {
-            return false;
-        };
-        let (page, ua, gpc) = outbox::page_context(self.gpc);
-        let ctx = proof::Page {
-            page: &page,
-            user_agent: &ua,
-            gpc,
-            now_ms: js_sys::Date::now() as i64,
-        };
-        let previous = p.last_id.clone();
-        p.record(proof::for_choice(
-            &self.config,
-            next,
-            action,
-            method,
-            Some(&previous),
-            &ctx,
-        ));
-        true
+        self.write_receipt(|config, previous, page| {
+            proof::for_choice(config, next, action, method, previous, page)
+        })
     }
 
     /// Writes down the receipt for a form's consent checkboxes; returns its
     /// id for the form's hidden field.
     pub fn record_form(&mut self, selector: &str, choices: &[(String, bool)]) -> Option<String> {
-        let p = self.proof.as_mut()?;
         let id = consent::uuid_v4(signals::random_bytes());
-        let (page, ua, gpc) = outbox::page_context(self.gpc);
+        self.write_receipt(|config, previous, page| {
+            proof::for_form(config, &id, selector, choices, previous, page)
+        })
+        .then_some(id.clone())
+    }
+
+    /// Builds a receipt in this page's context and journals it; false when
+    /// receipts are off (no `endpoint`).
+    fn write_receipt(
+        &mut self,
+        build: impl FnOnce(&Config, Option<&str>, &proof::Page<'_>) -> Receipt,
+    ) -> bool {
+        let Some(p) = self.proof.as_mut() else {
+            return false;
+        };
+        let (page, user_agent, gpc) = outbox::page_context(self.gpc);
         let ctx = proof::Page {
             page: &page,
-            user_agent: &ua,
+            user_agent: &user_agent,
             gpc,
             now_ms: js_sys::Date::now() as i64,
         };
         let previous = p.last_id.clone();
-        p.record(proof::for_form(
-            &self.config,
-            &id,
-            selector,
-            choices,
-            Some(&previous),
-            &ctx,
-        ));
-        Some(id)
+        p.record(build(&self.config, Some(&previous), &ctx));
+        true
     }
 
     /// Forgets the choice: the banner asks again.
