@@ -488,22 +488,49 @@ mod tests {
     fn what_the_widget_signs_is_what_the_collector_verifies() {
         use p256::ecdsa::signature::Signer;
         let c = config();
-        let mut state = resolve(&c, &Choice::Only(vec!["marketing".into()]), false, 1_795_458_600);
+        let mut state = resolve(
+            &c,
+            &Choice::Only(vec!["marketing".into()]),
+            false,
+            1_795_458_600,
+        );
         state.receipt_id = "0b6c2a1e-8f7d-4c3b-9a1e-2f3d4c5b6a79".into();
-        let r = for_choice(&c, &state, Action::Update, Method::SavePreferences, None, &page());
+        let r = for_choice(
+            &c,
+            &state,
+            Action::Update,
+            Method::SavePreferences,
+            None,
+            &page(),
+        );
         let secret = p256::ecdsa::SigningKey::from_slice(&[0x22; 32]).expect("scalar");
         let point = secret.verifying_key().to_encoded_point(false);
-        let (x, y) = (b64::encode(point.x().expect("x")), b64::encode(point.y().expect("y")));
+        let (x, y) = (
+            b64::encode(point.x().expect("x")),
+            b64::encode(point.y().expect("y")),
+        );
         let key = PublicKey { x: &x, y: &y };
-        let thumbprint = consentry_receipt::verify::thumbprint(point.x().expect("x"), point.y().expect("y"));
-        let input = signing_input(&written(r).expect("canonical"), &key, &thumbprint, &"cd".repeat(32)).expect("input");
+        let thumbprint =
+            consentry_receipt::verify::thumbprint(point.x().expect("x"), point.y().expect("y"));
+        let input = signing_input(
+            &written(r).expect("canonical"),
+            &key,
+            &thumbprint,
+            &"cd".repeat(32),
+        )
+        .expect("input");
         let signature: p256::ecdsa::Signature = secret.sign(input.as_bytes());
         let token = jws(&input, &signature.to_bytes());
         let limits = consentry_receipt::verify::Limits::default();
-        let verified = consentry_receipt::verify::verify(token.as_bytes(), &limits).expect("the collector accepts it");
+        let verified = consentry_receipt::verify::verify(token.as_bytes(), &limits)
+            .expect("the collector accepts it");
         assert_eq!(verified.receipt.subject.key, thumbprint);
         assert_eq!(verified.receipt.method, Method::SavePreferences);
-        assert!(verified.receipt.purposes.iter().any(|p| p.id == "marketing" && p.granted));
+        assert!(verified
+            .receipt
+            .purposes
+            .iter()
+            .any(|p| p.id == "marketing" && p.granted));
     }
 
     #[test]

@@ -86,12 +86,28 @@ extern "C" {
 }
 
 async fn verifies(jws: &str) -> bool {
-    wasm_bindgen_futures::JsFuture::from(web_crypto_verifies(jws)).await.ok().and_then(|v| v.as_bool()) == Some(true)
+    wasm_bindgen_futures::JsFuture::from(web_crypto_verifies(jws))
+        .await
+        .ok()
+        .and_then(|v| v.as_bool())
+        == Some(true)
 }
 
 #[wasm_bindgen_test]
 async fn the_golden_receipts_verify_in_the_browser_exactly_as_in_rust() {
-    assert!(verifies(include_str!("../crates/receipt/testdata/valid.jws")).await, "valid.jws");
-    assert!(!verifies(include_str!("../crates/receipt/testdata/tampered_payload.jws")).await, "tampered_payload.jws");
-    assert!(!verifies(include_str!("../crates/receipt/testdata/wrong_key.jws")).await, "wrong_key.jws");
+    assert!(
+        verifies(include_str!("../crates/receipt/testdata/valid.jws")).await,
+        "valid.jws"
+    );
+    assert!(
+        !verifies(include_str!(
+            "../crates/receipt/testdata/tampered_payload.jws"
+        ))
+        .await,
+        "tampered_payload.jws"
+    );
+    assert!(
+        !verifies(include_str!("../crates/receipt/testdata/wrong_key.jws")).await,
+        "wrong_key.jws"
+    );
 }
