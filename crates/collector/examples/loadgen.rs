@@ -114,7 +114,8 @@ fn post(addr: &str, origin: &str, site: &str, count: usize, concurrency: usize, 
         sign_start.elapsed()
     );
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    // One thread: the client should take as little of the machine as it can.
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");

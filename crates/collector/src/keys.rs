@@ -8,14 +8,15 @@ use std::path::Path;
 use consentry_receipt::b64;
 use consentry_receipt::json::{self, Json};
 use consentry_receipt::verify::sha256;
+use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 use ring::rand::{SecureRandom, SystemRandom};
-use ring::signature::{Ed25519KeyPair, KeyPair, UnparsedPublicKey, ED25519};
 
 /// The JWS header `typ` of a countersignature.
 pub const COUNTERSIGNATURE_TYP: &str = "consentry-countersignature+jws";
 
 pub struct Countersigner {
-    pair: Ed25519KeyPair,
+    key: SigningKey,
+    verifying: VerifyingKey,
     public: [u8; 32],
     kid: String,
     /// `B64U(header) "."`, the same for every countersignature.
@@ -68,10 +69,12 @@ impl Countersigner {
     }
 
     pub fn from_seed(seed: &[u8]) -> Result<Countersigner, String> {
-        let pair = Ed25519KeyPair::from_seed_unchecked(seed)
-            .map_err(|_| "not an Ed25519 seed".to_owned())?;
-        let mut public = [0u8; 32];
-        public.copy_from_slice(pair.public_key().as_ref());
+        let seed: &[u8; 32] = seed
+            .try_into()
+            .map_err(|_| "an Ed25519 seed is 32 bytes".to_owned())?;
+        let key = SigningKey::from_bytes(seed);
+        let verifying = key.verifying_key();
+        let public = verifying.to_bytes();
         let kid = okp_thumbprint(&public);
         let header = Json::object(vec![
             ("alg", Some(Json::str("EdDSA"))),
@@ -81,7 +84,8 @@ impl Countersigner {
         let header = header.canonical().map_err(|_| "header".to_owned())?;
         let header_prefix = format!("{}.", b64::encode(header.as_bytes()));
         Ok(Countersigner {
-            pair,
+            key,
+            verifying,
             public,
             kid,
             header_prefix,
@@ -110,9 +114,9 @@ impl Countersigner {
     pub fn sign(&self, payload: &str) -> String {
         let mut jws = self.header_prefix.clone();
         jws.push_str(&b64::encode(payload.as_bytes()));
-        let signature = self.pair.sign(jws.as_bytes());
+        let signature = self.key.sign(jws.as_bytes());
         jws.push('.');
-        jws.push_str(&b64::encode(signature.as_ref()));
+        jws.push_str(&b64::encode(&signature.to_bytes()));
         jws
     }
 
@@ -120,10 +124,10 @@ impl Countersigner {
     pub fn verify(&self, jws: &str) -> Option<String> {
         let rest = jws.strip_prefix(&self.header_prefix)?;
         let (payload_b64, sig_b64) = rest.split_once('.')?;
-        let signature = b64::decode(sig_b64)?;
+        let signature = Signature::from_slice(&b64::decode(sig_b64)?).ok()?;
         let signed = &jws[..self.header_prefix.len() + payload_b64.len()];
-        UnparsedPublicKey::new(&ED25519, &self.public)
-            .verify(signed.as_bytes(), &signature)
+        self.verifying
+            .verify_strict(signed.as_bytes(), &signature)
             .ok()?;
         String::from_utf8(b64::decode(payload_b64)?).ok()
     }

@@ -5,7 +5,8 @@
 //! 8080), on 127.0.0.1. Each `--static DIR` is served at `/`; the first one
 //! holding a path wins. Receipts are on when a sites file is configured (see
 //! `Config::from_env`: `CONSENTRY_SITES`, `CONSENTRY_DATABASE_URL`,
-//! `CONSENTRY_KEY_FILE`, `CONSENTRY_ADMIN_TOKEN`).
+//! `CONSENTRY_KEY_FILE`, `CONSENTRY_ADMIN_TOKEN`). `CONSENTRY_LOG` sets the
+//! log level (`info` by default: one line per request, never an IP).
 //!
 //! `verify`: recompute every chain (or one site's), print one JSON report per
 //! site, exit 1 if any is bad.
@@ -24,7 +25,13 @@ const USAGE: &str = "usage: consentry-collector serve [--addr HOST:PORT] [--stat
 async fn main() -> anyhow::Result<std::process::ExitCode> {
     // Colours only on a terminal, so log files (`cargo xtask test` keeps one) stay plain.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    // CONSENTRY_LOG=warn drops the per-request lines (default info).
+    let level = std::env::var("CONSENTRY_LOG")
+        .ok()
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(tracing::Level::INFO);
     tracing_subscriber::fmt()
+        .with_max_level(level)
         .with_target(false)
         .with_ansi(ansi)
         .with_writer(std::io::stderr)

@@ -92,15 +92,19 @@ fn write_batch(
 ) -> Result<Vec<Appended>, StoreError> {
     // IMMEDIATE takes the database write lock now: it is the head-row lock.
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // One query for the whole batch's ids (a batch is far below SQLite's
+    // 32 766 parameters).
     let mut existing = HashMap::new();
     {
-        let mut by_id = tx.prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM receipts WHERE receipt_id = ?1"
+        let placeholders = vec!["?"; batch.len()].join(", ");
+        let mut by_id = tx.prepare(&format!(
+            "SELECT {COLUMNS} FROM receipts WHERE receipt_id IN ({placeholders})"
         ))?;
-        for r in batch {
-            if let Some(row) = by_id.query_row([&r.receipt_id], read_row).optional()? {
-                existing.insert(row.receipt_id.clone(), row);
-            }
+        let ids = batch.iter().map(|r| r.receipt_id.as_str());
+        let rows = by_id.query_map(rusqlite::params_from_iter(ids), read_row)?;
+        for row in rows {
+            let row = row?;
+            existing.insert(row.receipt_id.clone(), row);
         }
     }
     let mut heads = BTreeMap::new();
