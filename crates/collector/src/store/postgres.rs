@@ -75,15 +75,37 @@ pub(super) async fn open(
     tx.batch_execute(SCHEMA).await?;
     tx.commit().await?;
     let reader = connect(url).await?;
-    tokio::spawn(write_loop(writer, jobs, signer));
+    tokio::spawn(write_loop(url.to_owned(), writer, jobs, signer));
     Ok(Reader { client: reader })
 }
 
-async fn write_loop(mut client: Client, mut jobs: mpsc::Receiver<Job>, signer: Arc<Countersigner>) {
+async fn write_loop(
+    url: String,
+    mut client: Client,
+    mut jobs: mpsc::Receiver<Job>,
+    signer: Arc<Countersigner>,
+) {
     while let Some(first) = jobs.recv().await {
         let batch = drain(first, &mut jobs);
+        // A restarted or failed-over database: reconnect rather than fail
+        // every batch from now on.
+        if client.is_closed() {
+            match connect(&url).await {
+                Ok(fresh) => client = fresh,
+                Err(err) => {
+                    answer(batch, Err(err));
+                    continue;
+                }
+            }
+        }
         let receipts: Vec<&NewReceipt> = batch.iter().map(|job| &job.receipt).collect();
-        let outcome = write_batch(&mut client, &receipts, &signer).await;
+        let mut outcome = write_batch(&mut client, &receipts, &signer).await;
+        // The batch rolled back as a whole. Once more: a receipt id that
+        // another collector committed for another site in the meantime
+        // (unique violation) is then seen as stored and answered as a conflict.
+        if outcome.is_err() && !client.is_closed() {
+            outcome = write_batch(&mut client, &receipts, &signer).await;
+        }
         answer(batch, outcome);
     }
 }
