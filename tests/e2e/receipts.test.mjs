@@ -13,7 +13,9 @@ import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import * as jose from 'jose';
-import { BASE, T, useBrowser, openBanner, consentCookie, preferences, waitReady } from './helpers.mjs';
+import {
+  BASE, T, useBrowser, openBanner, consentCookie, preferences, waitReady, runAxe, assertNoViolations, settle,
+} from './helpers.mjs';
 
 const newPage = useBrowser();
 const ADMIN = process.env.CONSENTRY_ADMIN_TOKEN;
@@ -109,6 +111,8 @@ test('the preferences dialog shows the latest receipt and downloads it with the 
   const dlg = preferences(page);
   await dlg.getByRole('heading', { name: 'Your consent receipt' }).waitFor();
   assert.match(await dlg.getByText(/^Receipt /).textContent(), new RegExp(id));
+  await settle(page, 400);
+  assertNoViolations(await runAxe(page), 'with the preferences open on a receipt');
   const [download] = await Promise.all([
     page.waitForEvent('download'),
     dlg.getByRole('link', { name: 'Download receipt' }).click(),
