@@ -95,6 +95,18 @@ fn site<'a>(c: &'a Collector, id: &str) -> Result<&'a Site, AppError> {
     })
 }
 
+/// Reads a request body up to `limit` bytes; beyond that a JSON 413 (the
+/// `DefaultBodyLimit` rejection would be plain text).
+async fn read_body(body: Body, limit: usize) -> Result<Bytes, AppError> {
+    axum::body::to_bytes(body, limit).await.map_err(|_| {
+        AppError::api(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            "request body is larger than the limit",
+        )
+    })
+}
+
 /// What the widget keeps: the acknowledgement, identical for a duplicate.
 fn acknowledgement(row: &StoredReceipt) -> Value {
     json!({
@@ -123,10 +135,12 @@ fn stored_json(row: &StoredReceipt) -> Value {
 pub(crate) async fn post_receipt(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<Response, AppError> {
     let c = collector(&state)?;
     check_content_type(&headers)?;
+    // One byte over the verifier's limit is enough to say "too large".
+    let body = read_body(body, Limits::default().max_bytes + 1).await?;
     let verified = verify::verify(&body, &Limits::default()).map_err(AppError::from_verify)?;
     let r = &verified.receipt;
     check_origin(&headers, &r.site, site(c, &r.site)?)?;
@@ -183,16 +197,10 @@ pub(crate) async fn post_receipt(
 pub(crate) async fn post_notice(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<Response, AppError> {
     let c = collector(&state)?;
-    if body.len() > MAX_NOTICE_BYTES {
-        return Err(AppError::api(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
-            "a notice is at most 64 KiB",
-        ));
-    }
+    let body = read_body(body, MAX_NOTICE_BYTES).await?;
     let bad =
         |message: &str| AppError::api(StatusCode::BAD_REQUEST, "bad_notice", message.to_owned());
     let text = std::str::from_utf8(&body).map_err(|_| bad("notice is not UTF-8"))?;

@@ -184,6 +184,16 @@ async fn each_broken_golden_receipt_gets_a_json_error_naming_the_reason() {
 }
 
 #[tokio::test]
+async fn a_body_far_over_the_limit_gets_a_json_413() {
+    let api = api().await;
+    let reply = api.post_receipt(vec![b'a'; 200 * 1024]).await;
+    assert_eq!(
+        (reply.status, reply.error()),
+        (StatusCode::PAYLOAD_TOO_LARGE, "too_large".into())
+    );
+}
+
+#[tokio::test]
 async fn a_payload_error_names_the_field() {
     let api = api().await;
     let key = common::key_a();
