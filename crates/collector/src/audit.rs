@@ -106,3 +106,35 @@ pub async fn audit_site(
     }
     Ok(report)
 }
+
+/// `consentry-collector verify`: every chain in `config`'s database (or only
+/// `site`'s), checked with `config`'s key. The key file must exist: a new
+/// key would report every countersignature as invalid.
+pub async fn verify_database(
+    config: &crate::Config,
+    site: Option<String>,
+) -> Result<Vec<Report>, String> {
+    if !config.key_file.exists() {
+        return Err(format!(
+            "no key file at {}: set CONSENTRY_KEY_FILE to the collector's key",
+            config.key_file.display()
+        ));
+    }
+    let signer = std::sync::Arc::new(Countersigner::load_or_create(&config.key_file)?);
+    let store = Store::open(&config.database_url, std::sync::Arc::clone(&signer))
+        .await
+        .map_err(|err| err.to_string())?;
+    let sites = match site {
+        Some(site) => vec![site],
+        None => store.sites().await.map_err(|err| err.to_string())?,
+    };
+    let mut reports = Vec::new();
+    for site in sites {
+        reports.push(
+            audit_site(&store, &signer, &site)
+                .await
+                .map_err(|err| err.to_string())?,
+        );
+    }
+    Ok(reports)
+}
