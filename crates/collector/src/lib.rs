@@ -69,7 +69,8 @@ use tower_http::timeout::TimeoutLayer;
 /// their own, smaller limit in the verifier (16 KiB).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// A request that has not produced its response head by then gets 408: a
-/// slow client must not hold a connection and a store slot forever.
+/// slow client must not hold a connection and a store slot forever. Export
+/// and audit are exempt (see [`app`]).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What every handler shares. Cheap to clone: the contents sit behind an `Arc`.
@@ -215,20 +216,24 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/notices", post(routes::post_notice))
         .route("/v1/notices/{sha256}", get(routes::get_notice))
         .route("/v1/subjects/{key}/receipts", get(routes::subject_receipts))
-        .route("/v1/export", get(routes::export))
-        .route("/v1/audit", get(routes::audit))
         .route("/.well-known/jwks.json", get(routes::jwks))
-        .layer(cors(&state));
-
-    Router::new()
         .route("/healthz", get(healthz))
-        .merge(api)
+        .layer(cors(&state))
         .fallback(static_files::serve)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
-        ))
+        ));
+    // The site owner's routes have no timeout: an audit re-verifies every
+    // signature of a chain (about 10 000 per second per core), and an export
+    // streams as long as the chain is.
+    let admin = Router::new()
+        .route("/v1/export", get(routes::export))
+        .route("/v1/audit", get(routes::audit));
+
+    admin
+        .merge(api)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(request_log))
         .with_state(state)
 }
