@@ -259,3 +259,33 @@ suite!(
     notices_are_stored_once_per_hash,
     a_visitors_history_spans_sites_oldest_first,
 );
+
+/// A restarted or failed-over PostgreSQL drops every connection; the same
+/// collector must keep working without a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_store_reconnects_after_its_connections_are_dropped() {
+    let Some(Db::Postgres(url)) = Db::postgres() else {
+        return;
+    };
+    let app = format!("reconnect{}", support::unique());
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let db = Db::Postgres(format!("{url}{sep}application_name={app}"));
+    let store = db.open().await;
+    let site = site("reconnect");
+    append_n(&store, &site, 1).await;
+
+    Db::Postgres(url)
+        .tamper(&format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '{app}'"
+        ))
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+
+    let ids = append_n(&store, &site, 1).await;
+    assert!(store
+        .get(&ids[0])
+        .await
+        .expect("read after reconnect")
+        .is_some());
+    assert_eq!(store.head(&site).await.expect("head").map(|h| h.0), Some(2));
+}

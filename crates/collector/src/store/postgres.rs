@@ -59,8 +59,11 @@ async fn connect(url: &str) -> Result<Client, StoreError> {
     Ok(client)
 }
 
+/// The read connection, replaced when it drops (a restarted or failed-over
+/// database), so a long-running collector recovers without a restart.
 pub(super) struct Reader {
-    client: Client,
+    url: String,
+    client: tokio::sync::RwLock<Arc<Client>>,
 }
 
 pub(super) async fn open(
@@ -76,7 +79,10 @@ pub(super) async fn open(
     tx.commit().await?;
     let reader = connect(url).await?;
     tokio::spawn(write_loop(url.to_owned(), writer, jobs, signer));
-    Ok(Reader { client: reader })
+    Ok(Reader {
+        url: url.to_owned(),
+        client: tokio::sync::RwLock::new(Arc::new(reader)),
+    })
 }
 
 async fn write_loop(
@@ -205,10 +211,23 @@ fn read_row(row: &Row) -> StoredReceipt {
 }
 
 impl Reader {
+    async fn client(&self) -> Result<Arc<Client>, StoreError> {
+        let current = Arc::clone(&*self.client.read().await);
+        if !current.is_closed() {
+            return Ok(current);
+        }
+        let mut slot = self.client.write().await;
+        if slot.is_closed() {
+            *slot = Arc::new(connect(&self.url).await?);
+        }
+        Ok(Arc::clone(&*slot))
+    }
+
     pub(super) async fn get(&self, id: &str) -> Result<Option<StoredReceipt>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM receipts WHERE receipt_id = $1");
         Ok(self
-            .client
+            .client()
+            .await?
             .query_opt(&sql, &[&id])
             .await?
             .as_ref()
@@ -225,7 +244,7 @@ impl Reader {
              ORDER BY received_at, site, seq LIMIT $2"
         );
         let limit = limit as i64;
-        let rows = self.client.query(&sql, &[&key, &limit]).await?;
+        let rows = self.client().await?.query(&sql, &[&key, &limit]).await?;
         Ok(rows.iter().map(read_row).collect())
     }
 
@@ -239,13 +258,18 @@ impl Reader {
             "SELECT {COLUMNS} FROM receipts WHERE site = $1 AND seq > $2 ORDER BY seq LIMIT $3"
         );
         let limit = limit as i64;
-        let rows = self.client.query(&sql, &[&site, &after, &limit]).await?;
+        let rows = self
+            .client()
+            .await?
+            .query(&sql, &[&site, &after, &limit])
+            .await?;
         Ok(rows.iter().map(read_row).collect())
     }
 
     pub(super) async fn head(&self, site: &str) -> Result<Option<(i64, String)>, StoreError> {
         let row = self
-            .client
+            .client()
+            .await?
             .query_opt(
                 "SELECT seq, chain_hash FROM site_heads WHERE site = $1 AND seq > 0",
                 &[&site],
@@ -256,7 +280,8 @@ impl Reader {
 
     pub(super) async fn sites(&self) -> Result<Vec<String>, StoreError> {
         let rows = self
-            .client
+            .client()
+            .await?
             .query(
                 "SELECT site FROM site_heads WHERE seq > 0 ORDER BY site",
                 &[],
@@ -273,7 +298,8 @@ impl Reader {
         received_at: &str,
     ) -> Result<bool, StoreError> {
         let inserted = self
-            .client
+            .client()
+            .await?
             .execute(
                 "INSERT INTO notices (sha256, site, text, received_at) VALUES ($1, $2, $3, $4)
                  ON CONFLICT (sha256) DO NOTHING",
@@ -285,7 +311,8 @@ impl Reader {
 
     pub(super) async fn get_notice(&self, sha256: &str) -> Result<Option<String>, StoreError> {
         let row = self
-            .client
+            .client()
+            .await?
             .query_opt("SELECT text FROM notices WHERE sha256 = $1", &[&sha256])
             .await?;
         Ok(row.map(|row| row.get(0)))
