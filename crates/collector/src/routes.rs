@@ -462,44 +462,54 @@ fn csv_line(row: &StoredReceipt, out: &mut String) {
     let receipt = payload_text(&row.jws)
         .and_then(|text| json::parse(&text).ok())
         .and_then(|value| Receipt::from_json(&value).ok());
-    let Some(r) = receipt else {
-        return;
-    };
-    let list = |granted: bool| {
-        r.purposes
-            .iter()
-            .filter(|p| p.granted == granted)
-            .map(|p| p.id.as_str())
-            .collect::<Vec<_>>()
-            .join(" ")
+    // A row whose JWS no longer parses (the audit will say why) is still
+    // exported, with its payload columns empty: an export never drops a row.
+    let payload: [String; 13] = match &receipt {
+        Some(r) => {
+            let list = |granted: bool| {
+                r.purposes
+                    .iter()
+                    .filter(|p| p.granted == granted)
+                    .map(|p| p.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
+            [
+                r.issued_at.clone(),
+                r.action.as_str().to_owned(),
+                r.method.as_str().to_owned(),
+                r.subject.key.clone(),
+                list(true),
+                list(false),
+                r.notice.language.clone(),
+                r.notice.revision.to_string(),
+                r.notice.sha256.clone(),
+                r.context.page.clone(),
+                r.context.gpc.to_string(),
+                r.context.form.clone().unwrap_or_default(),
+                r.previous.clone().unwrap_or_default(),
+            ]
+        }
+        None => Default::default(),
     };
     let fields = [
         row.seq.to_string(),
         row.receipt_id.clone(),
         row.site.clone(),
         row.received_at.clone(),
-        r.issued_at.clone(),
-        r.action.as_str().to_owned(),
-        r.method.as_str().to_owned(),
-        r.subject.key.clone(),
-        list(true),
-        list(false),
-        r.notice.language.clone(),
-        r.notice.revision.to_string(),
-        r.notice.sha256.clone(),
-        r.context.page.clone(),
-        r.context.gpc.to_string(),
-        r.context.form.clone().unwrap_or_default(),
-        r.previous.clone().unwrap_or_default(),
+    ]
+    .into_iter()
+    .chain(payload)
+    .chain([
         row.chain_hash.clone(),
         row.countersignature.clone(),
         row.jws.clone(),
-    ];
-    for (i, field) in fields.iter().enumerate() {
+    ]);
+    for (i, field) in fields.enumerate() {
         if i > 0 {
             out.push(',');
         }
-        csv_field(field, out);
+        csv_field(&field, out);
     }
     out.push_str("\r\n");
 }
@@ -553,6 +563,29 @@ pub(crate) async fn jwks(State(state): State<AppState>) -> Result<Json<Value>, A
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_row_whose_jws_no_longer_parses_is_still_exported() {
+        let row = StoredReceipt {
+            site: "s".into(),
+            seq: 7,
+            receipt_id: "id".into(),
+            jws: "garbage".into(),
+            jws_sha256: "aa".into(),
+            subject_key: "k".into(),
+            received_at: "t".into(),
+            chain_hash: "cc".into(),
+            countersignature: "cs".into(),
+            issued_at: "t".into(),
+            action: "grant".into(),
+            method: "api".into(),
+        };
+        let mut line = String::new();
+        csv_line(&row, &mut line);
+        assert!(line.starts_with("7,id,s,t,"), "{line}");
+        assert_eq!(line.split(',').count(), CSV_HEADER.split(',').count());
+        assert!(line.ends_with(",cc,cs,garbage\r\n"), "{line}");
+    }
 
     #[test]
     fn csv_fields_are_quoted_and_never_formulas() {
