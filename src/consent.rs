@@ -175,22 +175,7 @@ pub fn action(previous: Option<&ConsentState>, change: &Change) -> Action {
     }
 }
 
-/// A random (version 4) UUID from 16 random bytes, lower-case hex: the id of
-/// a consent receipt.
-pub fn uuid_v4(mut bytes: [u8; 16]) -> String {
-    bytes[6] = (bytes[6] & 0x0f) | 0x40;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(36);
-    for (i, b) in bytes.iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            s.push('-');
-        }
-        s.push(char::from(HEX[usize::from(b >> 4)]));
-        s.push(char::from(HEX[usize::from(b & 0x0f)]));
-    }
-    s
-}
+pub use consentry_receipt::ids::uuid_v4;
 
 /// Does a cookie name match a disclosure entry (`_ga` or `_ga_*`)?
 pub fn cookie_matches(pattern: &str, name: &str) -> bool {
@@ -340,13 +325,6 @@ mod tests {
         assert_eq!(ch.newly_refused, ["analytics", "marketing"]);
         assert_eq!(action(Some(&before), &ch), Action::Withdraw);
         assert_eq!(action(None, &change(&c, None, &after)), Action::Grant);
-    }
-
-    #[test]
-    fn receipt_ids_are_version_4_uuids() {
-        let id = uuid_v4([0xff; 16]);
-        assert_eq!(id, "ffffffff-ffff-4fff-bfff-ffffffffffff");
-        assert_eq!(uuid_v4([0; 16]), "00000000-0000-4000-8000-000000000000");
     }
 
     #[test]

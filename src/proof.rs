@@ -254,11 +254,6 @@ pub struct PublicKey<'a> {
     pub y: &'a str,
 }
 
-/// The RFC 7638 thumbprint input: the required members, sorted, no spaces.
-pub fn thumbprint_input(key: &PublicKey<'_>) -> String {
-    jwk(key).canonical().unwrap_or_default()
-}
-
 fn jwk(key: &PublicKey<'_>) -> Json {
     Json::object(vec![
         ("crv", Some(Json::str("P-256"))),

@@ -16,7 +16,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
 use consentry_receipt::json::{self, Json};
-use consentry_receipt::{b64, Receipt};
+use consentry_receipt::{b64, ids, Receipt};
 
 use crate::config::Config;
 use crate::proof::{self, Delivery, PublicKey};
@@ -209,16 +209,6 @@ async fn digest(text: &str) -> Result<Vec<u8>, JsValue> {
     Ok(js_sys::Uint8Array::new(&bytes).to_vec())
 }
 
-fn hex(bytes: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(char::from(HEX[usize::from(b >> 4)]));
-        s.push(char::from(HEX[usize::from(b & 15)]));
-    }
-    s
-}
-
 /// One round: make sure of the key and the notice, sign what the journal
 /// holds, then deliver what the outbox holds.
 async fn step() -> Result<(), JsValue> {
@@ -235,8 +225,7 @@ async fn step() -> Result<(), JsValue> {
     if !has_key {
         let k = JsFuture::from(visitor_key(&site)).await?;
         let (x, y) = (get_str(&k, "x"), get_str(&k, "y"));
-        let thumbprint =
-            b64::encode(&digest(&proof::thumbprint_input(&PublicKey { x: &x, y: &y })).await?);
+        let thumbprint = b64::encode(&digest(&ids::thumbprint_input(&x, &y)).await?);
         let key = Key {
             private: get(&k, "privateKey"),
             x,
@@ -248,7 +237,7 @@ async fn step() -> Result<(), JsValue> {
     let notice_sha = match notice_sha {
         Some(s) => s,
         None => {
-            let s = hex(&digest(&notice_text).await?);
+            let s = ids::hex(&digest(&notice_text).await?);
             crate::with_proof(|p| p.notice_sha = Some(s.clone()));
             s
         }

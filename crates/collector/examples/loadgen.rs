@@ -80,15 +80,10 @@ fn now_rfc3339() -> String {
 
 /// A lower-case UUID v4, distinct per index and run.
 fn uuid(i: usize, salt: u64) -> String {
-    let hex = format!("{salt:016x}{:016x}", i as u64);
-    format!(
-        "{}-{}-4{}-8{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[13..16],
-        &hex[17..20],
-        &hex[20..32]
-    )
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&salt.to_be_bytes());
+    bytes[8..].copy_from_slice(&(i as u64).to_be_bytes());
+    consentry_receipt::ids::uuid_v4(bytes)
 }
 
 fn post(addr: &str, origin: &str, site: &str, count: usize, concurrency: usize, limit: Duration) {

@@ -319,7 +319,9 @@ impl Json {
                 // this keeps the std sort machinery (kilobytes) out of the wasm.
                 let mut sorted: Vec<&(String, Json)> = Vec::with_capacity(fields.len());
                 for f in fields {
-                    let at = sorted.iter().position(|s| f.0.encode_utf16().lt(s.0.encode_utf16()));
+                    let at = sorted
+                        .iter()
+                        .position(|s| f.0.encode_utf16().lt(s.0.encode_utf16()));
                     sorted.insert(at.unwrap_or(sorted.len()), f);
                 }
                 out.push('{');

@@ -17,6 +17,7 @@
 //! Pure: no browser and no I/O, so plain `cargo test` covers it.
 
 pub mod b64;
+pub mod ids;
 pub mod json;
 pub mod receipt;
 #[cfg(feature = "verify")]

@@ -544,7 +544,10 @@ mod tests {
             assert_eq!(text.len(), 24, "{text}");
             assert_eq!(parse_rfc3339_utc(&text), Some(ms), "{text}");
         }
-        assert_eq!(format_rfc3339_utc(1_795_458_600_123), "2026-11-23T18:30:00.123Z");
+        assert_eq!(
+            format_rfc3339_utc(1_795_458_600_123),
+            "2026-11-23T18:30:00.123Z"
+        );
     }
 
     #[test]

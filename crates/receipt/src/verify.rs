@@ -278,11 +278,7 @@ fn read_jwk(jwk: &Json) -> Result<Point, Error> {
 /// RFC 7638 thumbprint of a P-256 public key: base64url SHA-256 of
 /// `{"crv":"P-256","kty":"EC","x":…,"y":…}` (members sorted, no spaces).
 pub fn thumbprint(x: &[u8], y: &[u8]) -> String {
-    let mut jwk = String::from("{\"crv\":\"P-256\",\"kty\":\"EC\",\"x\":\"");
-    jwk.push_str(&b64::encode(x));
-    jwk.push_str("\",\"y\":\"");
-    jwk.push_str(&b64::encode(y));
-    jwk.push_str("\"}");
+    let jwk = crate::ids::thumbprint_input(&b64::encode(x), &b64::encode(y));
     b64::encode(&sha256(jwk.as_bytes()))
 }
 
@@ -292,16 +288,7 @@ pub fn sha256(bytes: &[u8]) -> [u8; 32] {
     out
 }
 
-/// Lower-case hex, the form receipts and the collector's API use for hashes.
-pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 15)]));
-    }
-    out
-}
+pub use crate::ids::hex;
 
 /// Lower-case hex SHA-256, as in `notice.sha256`.
 pub fn sha256_hex(bytes: &[u8]) -> String {

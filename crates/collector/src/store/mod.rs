@@ -367,5 +367,37 @@ pub(crate) fn now_rfc3339() -> String {
 }
 
 /// The columns every SELECT of a receipt row lists, in `StoredReceipt` order.
+/// The tables, the same on both stores (SQLite reads `BIGINT` as an
+/// integer column, so one text serves both).
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS receipts (
+    site TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    receipt_id TEXT NOT NULL UNIQUE,
+    jws TEXT NOT NULL,
+    jws_sha256 TEXT NOT NULL,
+    subject_key TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    chain_hash TEXT NOT NULL,
+    countersignature TEXT NOT NULL,
+    issued_at TEXT NOT NULL,
+    action TEXT NOT NULL,
+    method TEXT NOT NULL,
+    PRIMARY KEY (site, seq)
+);
+CREATE INDEX IF NOT EXISTS receipts_by_subject ON receipts (subject_key);
+CREATE TABLE IF NOT EXISTS site_heads (
+    site TEXT PRIMARY KEY,
+    seq BIGINT NOT NULL,
+    chain_hash TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS notices (
+    sha256 TEXT PRIMARY KEY,
+    site TEXT NOT NULL,
+    text TEXT NOT NULL,
+    received_at TEXT NOT NULL
+);
+";
+
 const COLUMNS: &str = "site, seq, receipt_id, jws, jws_sha256, subject_key, received_at, \
                        chain_hash, countersignature, issued_at, action, method";

@@ -10,39 +10,9 @@ use tokio::sync::mpsc;
 
 use super::{
     answer, drain, now_rfc3339, plan, unhex32, Appended, Job, NewReceipt, StoreError,
-    StoredReceipt, COLUMNS, GENESIS,
+    StoredReceipt, COLUMNS, GENESIS, SCHEMA,
 };
 use crate::keys::Countersigner;
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS receipts (
-    site TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    receipt_id TEXT NOT NULL UNIQUE,
-    jws TEXT NOT NULL,
-    jws_sha256 TEXT NOT NULL,
-    subject_key TEXT NOT NULL,
-    received_at TEXT NOT NULL,
-    chain_hash TEXT NOT NULL,
-    countersignature TEXT NOT NULL,
-    issued_at TEXT NOT NULL,
-    action TEXT NOT NULL,
-    method TEXT NOT NULL,
-    PRIMARY KEY (site, seq)
-);
-CREATE INDEX IF NOT EXISTS receipts_by_subject ON receipts (subject_key);
-CREATE TABLE IF NOT EXISTS site_heads (
-    site TEXT PRIMARY KEY,
-    seq INTEGER NOT NULL,
-    chain_hash TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS notices (
-    sha256 TEXT PRIMARY KEY,
-    site TEXT NOT NULL,
-    text TEXT NOT NULL,
-    received_at TEXT NOT NULL
-);
-";
 
 fn connect(path: &str) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;

@@ -52,15 +52,10 @@ pub fn unique() -> u64 {
 pub fn uuid() -> String {
     let a = unique();
     let b = unique().rotate_left(17) ^ 0x5555_aaaa_1234_5678;
-    let hex = format!("{a:016x}{b:016x}");
-    format!(
-        "{}-{}-4{}-8{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[13..16],
-        &hex[17..20],
-        &hex[20..32]
-    )
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&a.to_be_bytes());
+    bytes[8..].copy_from_slice(&b.to_be_bytes());
+    consentry_receipt::ids::uuid_v4(bytes)
 }
 
 pub fn signer() -> Arc<Countersigner> {
