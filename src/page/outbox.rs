@@ -212,6 +212,16 @@ async fn digest(text: &str) -> Result<Vec<u8>, JsValue> {
 /// One round: make sure of the key and the notice, sign what the journal
 /// holds, then deliver what the outbox holds.
 async fn step() -> Result<(), JsValue> {
+    // A visitor with nothing to sign or send costs one IndexedDB read: no
+    // key is made or loaded and nothing hashed before the first choice.
+    let journal = journal_all();
+    let outbox: js_sys::Array = JsFuture::from(idb_all("outbox"))
+        .await?
+        .dyn_into()
+        .unwrap_or_default();
+    if journal.length() == 0 && outbox.length() == 0 {
+        return Ok(());
+    }
     let Some((site, has_key, notice_text, notice_sha)) = crate::with_proof(|p| {
         (
             p.site.clone(),
@@ -222,7 +232,7 @@ async fn step() -> Result<(), JsValue> {
     }) else {
         return Ok(());
     };
-    if !has_key {
+    if !has_key && journal.length() > 0 {
         let k = JsFuture::from(visitor_key(&site)).await?;
         let (x, y) = (get_str(&k, "x"), get_str(&k, "y"));
         let thumbprint = b64::encode(&digest(&ids::thumbprint_input(&x, &y)).await?);
@@ -243,7 +253,7 @@ async fn step() -> Result<(), JsValue> {
         }
     };
     send_notice(&notice_sha, &notice_text).await;
-    sign_journal(&notice_sha).await?;
+    sign_journal(&journal, &notice_sha).await?;
     deliver().await
 }
 
@@ -281,8 +291,8 @@ async fn send_notice(sha: &str, text: &str) {
     }
 }
 
-async fn sign_journal(notice_sha: &str) -> Result<(), JsValue> {
-    for entry in journal_all().iter() {
+async fn sign_journal(journal: &js_sys::Array, notice_sha: &str) -> Result<(), JsValue> {
+    for entry in journal.iter() {
         let id = js_sys::Reflect::get_u32(&entry, 0)?
             .as_string()
             .unwrap_or_default();
