@@ -65,20 +65,24 @@ pub fn bench() -> Result {
         "limit: ES256 verify {one_core:.0}/s on one core × {cores:.0} cores = {limit:.0} receipts/s"
     );
     println!(
-        "{:<12} {:>12} {:>9} {:>9} {:>9} {:>8}",
-        "store", "receipts/s", "of limit", "p50 ms", "p99 ms", "failed"
+        "{:<12} {:>12} {:>9} {:>9} {:>9} {:>8} {:>11}",
+        "store", "receipts/s", "of limit", "p50 ms", "p99 ms", "failed", "client cpu"
     );
     for (name, r) in rows {
         let rate = field(&r, "receipts_per_s");
         println!(
-            "{name:<12} {rate:>12.0} {:>8.0}% {:>9.2} {:>9.2} {:>8.0}",
+            "{name:<12} {rate:>12.0} {:>8.0}% {:>9.2} {:>9.2} {:>8.0} {:>10.0}%",
             100.0 * rate / limit.max(1.0),
             field(&r, "p50_ms"),
             field(&r, "p99_ms"),
             field(&r, "failed"),
+            100.0 * field(&r, "client_cpu_s") / field(&r, "seconds").max(0.001),
         );
     }
-    println!("(the load generator shares the machine with the server, so this is a floor)");
+    println!(
+        "(the load generator shares the machine with the server, so this is a floor; \
+         client cpu is its own share, in % of one core)"
+    );
     Ok(())
 }
 

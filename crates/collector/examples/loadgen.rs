@@ -116,6 +116,7 @@ fn post(addr: &str, origin: &str, site: &str, count: usize, concurrency: usize, 
         .expect("runtime");
     let requests = Arc::new(requests);
     let next = Arc::new(AtomicUsize::new(0));
+    let cpu_before = own_cpu_seconds();
     let start = Instant::now();
     let deadline = start + limit;
     let results: Vec<(Vec<Duration>, usize)> = runtime.block_on(async {
@@ -158,6 +159,7 @@ fn post(addr: &str, origin: &str, site: &str, count: usize, concurrency: usize, 
         out
     });
     let elapsed = start.elapsed().as_secs_f64();
+    let client_cpu = own_cpu_seconds() - cpu_before;
     let failed: usize = results.iter().map(|r| r.1).sum();
     let mut latencies: Vec<Duration> = results.into_iter().flat_map(|r| r.0).collect();
     latencies.sort();
@@ -166,12 +168,30 @@ fn post(addr: &str, origin: &str, site: &str, count: usize, concurrency: usize, 
         latencies.get(i).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
     };
     println!(
-        "{{\"ok\":{},\"failed\":{failed},\"seconds\":{elapsed:.2},\"receipts_per_s\":{:.0},\"p50_ms\":{:.2},\"p99_ms\":{:.2}}}",
+        "{{\"ok\":{},\"failed\":{failed},\"seconds\":{elapsed:.2},\"receipts_per_s\":{:.0},\"p50_ms\":{:.2},\"p99_ms\":{:.2},\"client_cpu_s\":{client_cpu:.2}}}",
         latencies.len(),
         latencies.len() as f64 / elapsed,
         pct(0.50),
         pct(0.99)
     );
+}
+
+/// This process's CPU time (user + system) so far, in seconds, from
+/// `/proc/self/stat`: the load generator's own share of the machine, which
+/// the server did not get. 0 where there is no procfs.
+fn own_cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // Fields after the command name (which may hold spaces, so split at the
+    // last ')'): utime and stime are the 12th and 13th, in clock ticks.
+    let Some((_, rest)) = stat.rsplit_once(')') else {
+        return 0.0;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    // The kernel's USER_HZ is 100 on every Linux ABI.
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 /// Reads one HTTP/1.1 response (head and Content-Length body); its status.
