@@ -1,12 +1,19 @@
 //! Recomputing a site's chain from seq 1: every receipt signature, every
 //! chain hash and every countersignature, reporting the first bad row. What
 //! `GET /v1/audit` and `consentry-collector verify` run.
+//!
+//! A receipt deleted by the site's retention policy (`pruned_at` set, JWS
+//! gone) is checked by its stored hash: the chain and the countersignature
+//! still prove it existed, and the audit says how many were pruned. One
+//! deleted before its retention period ended is a bad row, like any other
+//! removal.
 
+use consentry_receipt::receipt::parse_rfc3339_utc;
 use consentry_receipt::verify::{hex, sha256, verify, Limits};
 use serde::Serialize;
 
 use crate::keys::{countersignature_payload, payload_seq, Countersigner};
-use crate::store::{next_chain_hash, Store, StoreError, GENESIS, PAGE};
+use crate::store::{next_chain_hash, unhex32, Store, StoreError, StoredReceipt, GENESIS, PAGE};
 
 /// `{"site","receipts","ok":true}`, or the first bad row with `ok: false`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -14,6 +21,8 @@ pub struct Report {
     pub site: String,
     /// Rows checked before the verdict.
     pub receipts: i64,
+    /// Of those, receipts deleted under the site's retention policy.
+    pub pruned: i64,
     pub ok: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seq: Option<i64>,
@@ -28,15 +37,42 @@ pub const SIGNATURE_INVALID: &str = "signature invalid";
 pub const COUNTERSIGNATURE_INVALID: &str = "countersignature invalid";
 pub const MISSING_SEQ: &str = "missing seq (row removed)";
 pub const OUT_OF_ORDER: &str = "out of order";
+pub const PRUNED_EARLY: &str = "receipt deleted before the site's retention period ended";
 
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// A pruned row is legitimate only when it was received at least
+/// `retention_days` before it was pruned, and pruned no later than now:
+/// `pruned_at` is not countersigned, and a date in the future is how a
+/// deletion inside the retention period would be dressed up as policy.
+fn pruned_by_policy(row: &StoredReceipt, retention_days: Option<u32>, now_ms: i64) -> bool {
+    let (Some(days), Some(pruned_at)) = (retention_days, row.pruned_at.as_deref()) else {
+        return false;
+    };
+    match (
+        parse_rfc3339_utc(&row.received_at),
+        parse_rfc3339_utc(pruned_at),
+    ) {
+        (Some(received), Some(pruned)) => {
+            row.jws.is_empty() && pruned >= received + i64::from(days) * DAY_MS && pruned <= now_ms
+        }
+        _ => false,
+    }
+}
+
+/// Audits one site's chain at `now_ms`. `retention_days` is the site's
+/// policy from the sites file: what makes a pruned receipt legitimate.
 pub async fn audit_site(
     store: &Store,
     signer: &Countersigner,
     site: &str,
+    retention_days: Option<u32>,
+    now_ms: i64,
 ) -> Result<Report, StoreError> {
     let mut report = Report {
         site: site.to_owned(),
         receipts: 0,
+        pruned: 0,
         ok: true,
         seq: None,
         receipt_id: None,
@@ -63,9 +99,21 @@ pub async fn audit_site(
                 // Rows come in seq order, so a gap means a row is gone.
                 return fail(report, expected, None, MISSING_SEQ);
             }
-            if verify(row.jws.as_bytes(), &Limits::default()).is_err() {
-                return fail(report, row.seq, id, SIGNATURE_INVALID);
-            }
+            let jws_sha256 = if row.pruned_at.is_some() {
+                if !pruned_by_policy(&row, retention_days, now_ms) {
+                    return fail(report, row.seq, id, PRUNED_EARLY);
+                }
+                let Some(stored) = unhex32(&row.jws_sha256) else {
+                    return fail(report, row.seq, id, CHAIN_MISMATCH);
+                };
+                report.pruned += 1;
+                stored
+            } else {
+                if verify(row.jws.as_bytes(), &Limits::default()).is_err() {
+                    return fail(report, row.seq, id, SIGNATURE_INVALID);
+                }
+                sha256(row.jws.as_bytes())
+            };
             let Some(signed) = signer.verify(&row.countersignature) else {
                 return fail(report, row.seq, id, COUNTERSIGNATURE_INVALID);
             };
@@ -73,7 +121,6 @@ pub async fn audit_site(
             if payload_seq(&signed).map(i64::from) != Some(row.seq) {
                 return fail(report, row.seq, id, OUT_OF_ORDER);
             }
-            let jws_sha256 = sha256(row.jws.as_bytes());
             let chain = next_chain_hash(&previous, &jws_sha256);
             if hex(&chain) != row.chain_hash {
                 return fail(report, row.seq, id, CHAIN_MISMATCH);
@@ -129,9 +176,15 @@ pub async fn verify_database(
         None => store.sites().await.map_err(|err| err.to_string())?,
     };
     let mut reports = Vec::new();
+    // The retention policy comes from the sites file, when there is one.
+    let sites_file = match &config.sites_file {
+        Some(path) => crate::Sites::load(path)?,
+        None => crate::Sites::default(),
+    };
     for site in sites {
+        let retention = sites_file.get(&site).and_then(|s| s.retention_days);
         reports.push(
-            audit_site(&store, &signer, &site)
+            audit_site(&store, &signer, &site, retention, crate::now_ms())
                 .await
                 .map_err(|err| err.to_string())?,
         );

@@ -20,11 +20,12 @@ pub struct Site {
     /// served from. A receipt or notice from any other origin is refused, so
     /// one site cannot write into another site's chain from its own pages.
     pub origins: Vec<String>,
-    /// How long the site's receipts must be kept, in days (e.g. 1095 = three
-    /// years, a common limitation period for consent disputes). Informative
-    /// for now: the store is append-only and nothing is pruned yet; pruning
-    /// will drop the JWS of older rows but keep their hashes, so the chain
-    /// still verifies.
+    /// How long the site keeps each receipt, in days from its arrival (e.g.
+    /// 1095 = three years, a common limitation period for consent disputes;
+    /// make it longer than the consent lifetime, `lifetimeMonths` in the widget
+    /// config, plus that period). After it, the receipt's personal data is
+    /// deleted and its hashes stay in the chain (see `retention`). Absent:
+    /// receipts are kept for ever.
     #[serde(default)]
     pub retention_days: Option<u32>,
 }
@@ -58,6 +59,11 @@ impl Sites {
             toml::from_str(text).map_err(|err| err.to_string())?
         };
         for (id, site) in &file.sites {
+            if site.retention_days == Some(0) {
+                return Err(format!(
+                    "sites.{id}.retention_days: must be at least 1 (a receipt must outlive the visit that made it); leave it out to keep receipts for ever"
+                ));
+            }
             if site.origins.is_empty() {
                 return Err(format!("sites.{id}.origins: list at least one origin"));
             }

@@ -41,6 +41,7 @@ pub mod audit;
 mod config;
 mod error;
 mod keys;
+pub mod retention;
 mod routes;
 mod static_files;
 pub mod store;
@@ -148,6 +149,10 @@ impl Collector {
 
     pub fn signer(&self) -> &Countersigner {
         &self.signer
+    }
+
+    pub fn sites(&self) -> &Sites {
+        &self.sites
     }
 }
 

@@ -1,5 +1,6 @@
 //! `consentry-collector serve [--addr 127.0.0.1:8080] [--static DIR]...`
 //! `consentry-collector verify [--site S] [--database URL]`
+//! `consentry-collector prune [--site S]`
 //!
 //! `serve`: without `--addr` the port comes from `CONSENTRY_PORT` (default
 //! 8080), on 127.0.0.1. Each `--static DIR` is served at `/`; the first one
@@ -10,11 +11,16 @@
 //!
 //! `verify`: recompute every chain (or one site's), print one JSON report per
 //! site, exit 1 if any is bad.
+//!
+//! `prune`: one retention pass now (the serving collector runs one at start
+//! and daily): the receipts of each site older than its `retention_days`
+//! lose their personal data, keeping the hashes that chain them. One JSON
+//! line per site.
 
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
-use consentry_collector::{audit, config_key_file, AppState, Collector, Config};
+use consentry_collector::{audit, config_key_file, retention, AppState, Collector, Config};
 
 // Receipts, request bodies and rows are allocated on one thread and freed on
 // another (handler → writer → handler); mimalloc's per-thread free lists take
@@ -23,7 +29,8 @@ use consentry_collector::{audit, config_key_file, AppState, Collector, Config};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const USAGE: &str = "usage: consentry-collector serve [--addr HOST:PORT] [--static DIR]...
-       consentry-collector verify [--site SITE] [--database URL]";
+       consentry-collector verify [--site SITE] [--database URL]
+       consentry-collector prune [--site SITE]";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<ExitCode> {
@@ -43,6 +50,7 @@ async fn main() -> anyhow::Result<ExitCode> {
     let allowed: &[&str] = match command.as_str() {
         "serve" => &["--addr", "--static"],
         "verify" => &["--site", "--database"],
+        "prune" => &["--site"],
         _ => bail!(USAGE),
     };
     let mut options: Vec<(String, String)> = Vec::new();
@@ -85,6 +93,31 @@ async fn main() -> anyhow::Result<ExitCode> {
         });
     }
 
+    if command == "prune" {
+        let collector = Collector::open(&config)
+            .await
+            .map_err(anyhow::Error::msg)?
+            .context("no sites file (CONSENTRY_SITES): retention is set per site there")?;
+        let site = last("--site");
+        if let Some(site) = &site {
+            if collector.sites().get(site).is_none() {
+                bail!("site {site:?} is not in the sites file");
+            }
+        }
+        let passes = retention::prune_sites(
+            collector.store(),
+            collector.sites(),
+            site.as_deref(),
+            consentry_collector::now_ms(),
+        )
+        .await
+        .map_err(|err| anyhow::anyhow!("retention pass failed: {err}"))?;
+        for pass in &passes {
+            println!("{}", serde_json::to_string(pass)?);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+
     let port = std::env::var("CONSENTRY_PORT").unwrap_or_else(|_| "8080".into());
     let addr = last("--addr").unwrap_or_else(|| format!("127.0.0.1:{port}"));
     let static_dirs = options
@@ -94,7 +127,10 @@ async fn main() -> anyhow::Result<ExitCode> {
         .collect();
     let mut state = AppState::new(static_dirs);
     match Collector::open(&config).await.map_err(anyhow::Error::msg)? {
-        Some(collector) => state = state.with_collector(collector),
+        Some(collector) => {
+            retention::spawn(collector.store().clone(), collector.sites().clone());
+            state = state.with_collector(collector);
+        }
         None => tracing::warn!("no sites file (CONSENTRY_SITES): receipts are off"),
     }
     let listener = tokio::net::TcpListener::bind(&addr)

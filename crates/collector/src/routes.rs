@@ -260,6 +260,17 @@ pub(crate) async fn get_receipt(
         return Err(AppError::NotFound);
     }
     let row = c.store.get(&id).await?.ok_or(AppError::NotFound)?;
+    if let Some(pruned_at) = &row.pruned_at {
+        return Err(AppError::api(
+            StatusCode::GONE,
+            "pruned",
+            format!(
+                "receipt {id} was deleted on {pruned_at} under the site's retention policy; \
+                 its hash and countersignature remain in the chain (seq {})",
+                row.seq
+            ),
+        ));
+    }
     Ok(Json(stored_json(&row)))
 }
 
@@ -449,6 +460,8 @@ fn ndjson_line(row: &StoredReceipt, out: &mut String) {
         "countersignature": row.countersignature,
         "receipt": receipt,
         "jws": row.jws,
+        "jws_sha256": row.jws_sha256,
+        "pruned_at": row.pruned_at,
     });
     out.push_str(&line.to_string());
     out.push('\n');
@@ -456,7 +469,7 @@ fn ndjson_line(row: &StoredReceipt, out: &mut String) {
 
 const CSV_HEADER: &str = "seq,receipt_id,site,received_at,issued_at,action,method,subject_key,\
 granted,refused,notice_language,notice_revision,notice_sha256,page,gpc,form,previous,\
-chain_hash,countersignature,jws\r\n";
+chain_hash,countersignature,jws,jws_sha256,pruned_at\r\n";
 
 fn csv_line(row: &StoredReceipt, out: &mut String) {
     let receipt = payload_text(&row.jws)
@@ -504,6 +517,8 @@ fn csv_line(row: &StoredReceipt, out: &mut String) {
         row.chain_hash.clone(),
         row.countersignature.clone(),
         row.jws.clone(),
+        row.jws_sha256.clone(),
+        row.pruned_at.clone().unwrap_or_default(),
     ]);
     for (i, field) in fields.enumerate() {
         if i > 0 {
@@ -544,13 +559,14 @@ pub(crate) async fn audit(
 ) -> Result<Json<Value>, AppError> {
     let c = collector(&state)?;
     check_admin(c, &headers)?;
+    let retention = |site: &str| c.sites.get(site).and_then(|s| s.retention_days);
     if let Some(site) = query.site {
-        let report = audit_site(&c.store, &c.signer, &site).await?;
+        let report = audit_site(&c.store, &c.signer, &site, retention(&site), (c.clock)()).await?;
         return Ok(Json(json!(report)));
     }
     let mut reports = Vec::new();
     for site in c.store.sites().await? {
-        reports.push(audit_site(&c.store, &c.signer, &site).await?);
+        reports.push(audit_site(&c.store, &c.signer, &site, retention(&site), (c.clock)()).await?);
     }
     Ok(Json(json!(reports)))
 }
@@ -579,12 +595,13 @@ mod tests {
             issued_at: "t".into(),
             action: "grant".into(),
             method: "api".into(),
+            pruned_at: None,
         };
         let mut line = String::new();
         csv_line(&row, &mut line);
         assert!(line.starts_with("7,id,s,t,"), "{line}");
         assert_eq!(line.split(',').count(), CSV_HEADER.split(',').count());
-        assert!(line.ends_with(",cc,cs,garbage\r\n"), "{line}");
+        assert!(line.ends_with(",cc,cs,garbage,aa,\r\n"), "{line}");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::body::{to_bytes, Body};
 use axum::http::{Request, StatusCode};
 use axum::Router;
-use consentry_collector::{app, AppState, Collector, Site, Sites, Store};
+use consentry_collector::{app, audit, retention, AppState, Collector, Site, Sites, Store};
 use serde_json::Value;
 use support::common;
 use tower::ServiceExt;
@@ -24,6 +24,8 @@ fn now() -> i64 {
 
 struct Api {
     router: Router,
+    store: Store,
+    sites: Sites,
     _dir: support::TempDir,
 }
 
@@ -41,10 +43,17 @@ async fn api_with(admin_token: Option<&str>) -> Api {
     let signer = support::signer();
     let url = format!("sqlite://{}", dir.0.join("consentry.db").display());
     let store = Store::open(&url, Arc::clone(&signer)).await.expect("store");
-    let collector =
-        Collector::new(sites, store, signer, admin_token.map(str::to_owned)).with_clock(now);
+    let collector = Collector::new(
+        sites.clone(),
+        store.clone(),
+        signer,
+        admin_token.map(str::to_owned),
+    )
+    .with_clock(now);
     Api {
         router: app(AppState::new(Vec::new()).with_collector(collector)),
+        store,
+        sites,
         _dir: dir,
     }
 }
@@ -487,10 +496,96 @@ async fn the_audit_reports_an_intact_chain() {
         .json();
     assert_eq!(
         report,
-        serde_json::json!({"site": "acme-landing", "receipts": 2, "ok": true})
+        serde_json::json!({"site": "acme-landing", "receipts": 2, "pruned": 0, "ok": true})
     );
     let all = api.get("/v1/audit", Some(&bearer)).await.json();
     assert_eq!(all[0]["ok"], true);
+}
+
+#[tokio::test]
+async fn past_retention_a_receipt_loses_its_personal_data_and_the_chain_still_audits() {
+    let api = api().await;
+    let first = api.post_receipt(golden("valid.jws")).await.json();
+    api.post_receipt(receipt_at(&support::uuid(), common::ISSUED_AT))
+        .await;
+    let id = first["receipt_id"].as_str().expect("id").to_owned();
+    let bearer = format!("Bearer {TOKEN}");
+
+    // Today nothing is past the site's 1095 days.
+    let today = consentry_collector::now_ms();
+    let passes = retention::prune_sites(&api.store, &api.sites, None, today)
+        .await
+        .expect("prune");
+    assert_eq!(passes[0].pruned, 0);
+    assert_eq!(
+        api.get(&format!("/v1/receipts/{id}"), None).await.status,
+        StatusCode::OK
+    );
+
+    // 1096 days on, both go.
+    let later = today + 1096 * 24 * 60 * 60 * 1000;
+    let passes = retention::prune_sites(&api.store, &api.sites, None, later)
+        .await
+        .expect("prune");
+    assert_eq!(
+        (passes[0].site.as_str(), passes[0].pruned),
+        (common::SITE, 2)
+    );
+
+    let gone = api.get(&format!("/v1/receipts/{id}"), None).await;
+    assert_eq!(
+        (gone.status, gone.error()),
+        (StatusCode::GONE, "pruned".into())
+    );
+    let row = api.store.get(&id).await.expect("get").expect("row kept");
+    assert_eq!((row.jws.as_str(), row.subject_key.as_str()), ("", ""));
+    assert_eq!(row.countersignature, first["countersignature"]);
+
+    // Audited on that later day (this API's clock is pinned to the day the
+    // golden receipts were signed, when a pruning is still in the future).
+    let report = audit::audit_site(
+        &api.store,
+        &support::signer(),
+        common::SITE,
+        Some(1095),
+        later,
+    )
+    .await
+    .expect("audit");
+    assert!(
+        report.ok && (report.receipts, report.pruned) == (2, 2),
+        "{report:?}"
+    );
+    // Audited on that later day (this API's clock is pinned to the day the
+    // golden receipts were signed, when a pruning is still in the future).
+    let report = audit::audit_site(
+        &api.store,
+        &support::signer(),
+        common::SITE,
+        Some(1095),
+        later,
+    )
+    .await
+    .expect("audit");
+    assert!(
+        report.ok && (report.receipts, report.pruned) == (2, 2),
+        "{report:?}"
+    );
+    let line: Value = serde_json::from_str(
+        api.get("/v1/export?site=acme-landing&format=ndjson", Some(&bearer))
+            .await
+            .text()
+            .lines()
+            .next()
+            .expect("a line"),
+    )
+    .expect("json");
+    assert_eq!(
+        (line["jws"].as_str(), &line["receipt"]),
+        (Some(""), &Value::Null)
+    );
+    assert!(line["pruned_at"].is_string(), "{line}");
+    assert_eq!(line["jws_sha256"].as_str().map(str::len), Some(64));
 }
 
 #[tokio::test]

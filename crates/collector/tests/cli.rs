@@ -43,7 +43,7 @@ fn serve_takes_receipts_from_the_environment_config_and_verify_checks_the_chain(
     let sites = dir.0.join("sites.toml");
     std::fs::write(
         &sites,
-        "[sites.acme-landing]\norigins = [\"http://127.0.0.1:8080\"]\n",
+        "[sites.acme-landing]\norigins = [\"http://127.0.0.1:8080\"]\nretention_days = 30\n",
     )
     .expect("sites");
     let db = format!("sqlite://{}", dir.0.join("c.db").display());
@@ -97,8 +97,32 @@ fn serve_takes_receipts_from_the_environment_config_and_verify_checks_the_chain(
     assert!(out.status.success(), "{report}");
     assert_eq!(
         report.trim(),
-        "{\"site\":\"acme-landing\",\"receipts\":3,\"ok\":true}"
+        "{\"site\":\"acme-landing\",\"receipts\":3,\"pruned\":0,\"ok\":true}"
     );
+
+    // A retention pass now: nothing is 30 days old yet.
+    let out = Command::new(BIN)
+        .args(["prune", "--site", common::SITE])
+        .env("CONSENTRY_SITES", &sites)
+        .env("CONSENTRY_DATABASE_URL", &db)
+        .env_remove("CONSENTRY_KEY_FILE")
+        .output()
+        .expect("prune");
+    let pass = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{pass}");
+    assert!(
+        pass.starts_with("{\"site\":\"acme-landing\",\"retention_days\":30,\"cutoff\":")
+            && pass.trim_end().ends_with("\"pruned\":0}"),
+        "{pass}"
+    );
+    let unknown = Command::new(BIN)
+        .args(["prune", "--site", "nope"])
+        .env("CONSENTRY_SITES", &sites)
+        .env("CONSENTRY_DATABASE_URL", &db)
+        .output()
+        .expect("prune");
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("\"nope\" is not in the sites file"));
 
     let conn = rusqlite::Connection::open(dir.0.join("c.db")).expect("open");
     conn.execute("DELETE FROM receipts WHERE seq = 2", [])

@@ -55,9 +55,15 @@ async fn appends_chain_and_countersign(db: Db) {
         store.head(&site).await.expect("head"),
         Some((2, b.chain_hash.clone()))
     );
-    let report = audit_site(&store, &support::signer(), &site)
-        .await
-        .expect("audit");
+    let report = audit_site(
+        &store,
+        &support::signer(),
+        &site,
+        None,
+        consentry_collector::now_ms(),
+    )
+    .await
+    .expect("audit");
     assert!(report.ok && report.receipts == 2, "{report:?}");
 }
 
@@ -113,9 +119,15 @@ async fn two_collectors_on_one_database_keep_one_chain(db: Db) {
     let rows = one.page(&site, 0, 1000).await.expect("page");
     let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
     assert_eq!(seqs, (1..=80).collect::<Vec<_>>());
-    let report = audit_site(&two, &support::signer(), &site)
-        .await
-        .expect("audit");
+    let report = audit_site(
+        &two,
+        &support::signer(),
+        &site,
+        None,
+        consentry_collector::now_ms(),
+    )
+    .await
+    .expect("audit");
     assert!(report.ok && report.receipts == 80, "{report:?}");
 }
 
@@ -144,7 +156,15 @@ async fn the_audit_names_an_altered_a_removed_and_a_reordered_row(db: Db) {
     let at = row2.jws.len() - 10;
     let swap = if &row2.jws[at..=at] == "A" { "B" } else { "A" };
     let forged = format!("{}{swap}{}", &row2.jws[..at], &row2.jws[at + 1..]);
-    let report = audit_site(&store, &signer, &altered).await.expect("audit");
+    let report = audit_site(
+        &store,
+        &signer,
+        &altered,
+        None,
+        consentry_collector::now_ms(),
+    )
+    .await
+    .expect("audit");
     assert_eq!(
         (report.ok, report.seq, report.reason),
         (false, Some(3), Some(audit::CHAIN_MISMATCH)),
@@ -154,7 +174,15 @@ async fn the_audit_names_an_altered_a_removed_and_a_reordered_row(db: Db) {
         "UPDATE receipts SET jws = '{forged}' WHERE site = '{altered}' AND seq = 2"
     ))
     .await;
-    let report = audit_site(&store, &signer, &altered).await.expect("audit");
+    let report = audit_site(
+        &store,
+        &signer,
+        &altered,
+        None,
+        consentry_collector::now_ms(),
+    )
+    .await
+    .expect("audit");
     assert_eq!(
         (report.seq, report.reason),
         (Some(2), Some(audit::SIGNATURE_INVALID)),
@@ -165,7 +193,15 @@ async fn the_audit_names_an_altered_a_removed_and_a_reordered_row(db: Db) {
         "DELETE FROM receipts WHERE site = '{removed}' AND seq = 3"
     ))
     .await;
-    let report = audit_site(&store, &signer, &removed).await.expect("audit");
+    let report = audit_site(
+        &store,
+        &signer,
+        &removed,
+        None,
+        consentry_collector::now_ms(),
+    )
+    .await
+    .expect("audit");
     assert_eq!(
         (report.ok, report.seq, report.reason),
         (false, Some(3), Some(audit::MISSING_SEQ)),
@@ -178,9 +214,15 @@ async fn the_audit_names_an_altered_a_removed_and_a_reordered_row(db: Db) {
          UPDATE receipts SET seq = 4 WHERE site = '{reordered}' AND seq = -1;"
     ))
     .await;
-    let report = audit_site(&store, &signer, &reordered)
-        .await
-        .expect("audit");
+    let report = audit_site(
+        &store,
+        &signer,
+        &reordered,
+        None,
+        consentry_collector::now_ms(),
+    )
+    .await
+    .expect("audit");
     assert_eq!(
         (report.ok, report.seq, report.reason),
         (false, Some(2), Some(audit::OUT_OF_ORDER)),
@@ -191,10 +233,90 @@ async fn the_audit_names_an_altered_a_removed_and_a_reordered_row(db: Db) {
         "DELETE FROM receipts WHERE site = '{last}' AND seq = 5"
     ))
     .await;
-    let report = audit_site(&store, &signer, &last).await.expect("audit");
+    let report = audit_site(&store, &signer, &last, None, consentry_collector::now_ms())
+        .await
+        .expect("audit");
     assert_eq!(
         (report.ok, report.seq, report.reason),
         (false, Some(5), Some(audit::MISSING_SEQ)),
+        "{report:?}"
+    );
+}
+
+async fn retention_keeps_the_chain_and_the_audit_catches_an_early_deletion(db: Db) {
+    let store = db.open().await;
+    let signer = support::signer();
+    let s = site("retention");
+    let old = append_n(&store, &s, 3).await;
+    // received_at has millisecond precision: a cutoff between the batches.
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let cutoff = consentry_collector::store::now_rfc3339();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let kept = append_n(&store, &s, 2).await;
+    let two_days_on = consentry_receipt::receipt::format_rfc3339_utc(
+        consentry_collector::now_ms() + 2 * 24 * 60 * 60 * 1000,
+    );
+
+    assert_eq!(
+        store.prune(&s, &cutoff, &two_days_on).await.expect("prune"),
+        3
+    );
+    assert_eq!(
+        store.prune(&s, &cutoff, &two_days_on).await.expect("again"),
+        0
+    );
+    let pruned = store.get(&old[0]).await.expect("get").expect("row");
+    assert_eq!((pruned.jws.as_str(), pruned.subject_key.as_str()), ("", ""));
+    assert_eq!(pruned.pruned_at.as_deref(), Some(two_days_on.as_str()));
+    assert_eq!(pruned.jws_sha256.len(), 64);
+    let still = store.get(&kept[0]).await.expect("get").expect("row");
+    assert!(still.pruned_at.is_none() && !still.jws.is_empty());
+    let key = support::common::thumbprint_of(&support::common::key_a());
+    let history = store.by_subject(&key, 100_000).await.expect("history");
+    assert!(!history.iter().any(|r| old.contains(&r.receipt_id)));
+    assert!(history.iter().any(|r| r.receipt_id == kept[0]));
+
+    // Audited three days on: pruned two days after arrival is fine under a
+    // one-day policy…
+    let three_days_on = consentry_collector::now_ms() + 3 * 24 * 60 * 60 * 1000;
+    let report = audit_site(&store, &signer, &s, Some(1), three_days_on)
+        .await
+        .expect("audit");
+    assert!(
+        report.ok && report.receipts == 5 && report.pruned == 3,
+        "{report:?}"
+    );
+    // …but not under a longer one, nor with no policy at all, nor audited
+    // before the date it claims to have been pruned.
+    for (policy, at) in [
+        (Some(30), three_days_on),
+        (None, three_days_on),
+        (Some(1), consentry_collector::now_ms()),
+    ] {
+        let report = audit_site(&store, &signer, &s, policy, at)
+            .await
+            .expect("audit");
+        assert_eq!(
+            (report.ok, report.seq, report.reason),
+            (false, Some(1), Some(audit::PRUNED_EARLY)),
+            "{policy:?} {report:?}"
+        );
+    }
+
+    // Someone deletes a receipt the policy still keeps and calls it pruned:
+    // named.
+    let today = consentry_collector::store::now_rfc3339();
+    db.tamper(&format!(
+        "UPDATE receipts SET jws = '', subject_key = '', pruned_at = '{today}' \
+         WHERE site = '{s}' AND seq = 4"
+    ))
+    .await;
+    let report = audit_site(&store, &signer, &s, Some(1), three_days_on)
+        .await
+        .expect("audit");
+    assert_eq!(
+        (report.ok, report.seq, report.reason),
+        (false, Some(4), Some(audit::PRUNED_EARLY)),
         "{report:?}"
     );
 }
@@ -256,6 +378,7 @@ suite!(
     another_receipt_with_a_stored_id_is_a_conflict,
     two_collectors_on_one_database_keep_one_chain,
     the_audit_names_an_altered_a_removed_and_a_reordered_row,
+    retention_keeps_the_chain_and_the_audit_catches_an_early_deletion,
     notices_are_stored_once_per_hash,
     a_visitors_history_spans_sites_oldest_first,
 );
@@ -288,4 +411,45 @@ async fn postgres_store_reconnects_after_its_connections_are_dropped() {
         .expect("read after reconnect")
         .is_some());
     assert_eq!(store.head(&site).await.expect("head").map(|h| h.0), Some(2));
+}
+
+/// A database written before retention existed has no `pruned_at`; opening
+/// it adds the column and keeps every row and the chain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sqlite_database_from_before_retention_is_migrated_in_place() {
+    let dir = support::TempDir::new("migrate");
+    let path = dir.0.join("consentry.db");
+    let url = format!("sqlite://{}", path.display());
+    let s = site("migrate");
+    {
+        let store = consentry_collector::Store::open(&url, support::signer())
+            .await
+            .expect("open");
+        append_n(&store, &s, 2).await;
+    }
+    // Back to the old table: every column but pruned_at.
+    let conn = rusqlite::Connection::open(&path).expect("open");
+    conn.execute_batch(
+        "CREATE TABLE old AS SELECT site, seq, receipt_id, jws, jws_sha256, subject_key, \
+         received_at, chain_hash, countersignature, issued_at, action, method FROM receipts;
+         DROP TABLE receipts;
+         ALTER TABLE old RENAME TO receipts;",
+    )
+    .expect("downgrade");
+    drop(conn);
+
+    let store = consentry_collector::Store::open(&url, support::signer())
+        .await
+        .expect("reopen");
+    append_n(&store, &s, 1).await;
+    let report = audit_site(
+        &store,
+        &support::signer(),
+        &s,
+        None,
+        consentry_collector::now_ms(),
+    )
+    .await
+    .expect("audit");
+    assert!(report.ok && report.receipts == 3, "{report:?}");
 }

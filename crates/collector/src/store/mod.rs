@@ -70,6 +70,11 @@ pub struct StoredReceipt {
     pub issued_at: String,
     pub action: String,
     pub method: String,
+    /// When the retention run deleted this receipt (RFC 3339 UTC): `jws` and
+    /// `subject_key` are then empty, and `jws_sha256`, `chain_hash` and the
+    /// countersignature remain, so the chain still verifies without the
+    /// personal data. `None` while the receipt is kept.
+    pub pruned_at: Option<String>,
 }
 
 /// What appending one receipt did.
@@ -229,6 +234,24 @@ impl Store {
         }
     }
 
+    /// Deletes the personal data of `site`'s receipts received before
+    /// `cutoff` (RFC 3339 UTC): their JWS and subject key. The row, its hash,
+    /// chain hash and countersignature stay, marked `pruned_at = now`, so the
+    /// chain still verifies. Returns how many receipts were pruned.
+    pub async fn prune(&self, site: &str, cutoff: &str, now: &str) -> Result<u64, StoreError> {
+        let mut total = 0;
+        loop {
+            let pruned = match &self.reader {
+                Reader::Sqlite(r) => r.prune(site.into(), cutoff.into(), now.into()).await?,
+                Reader::Postgres(r) => r.prune(site, cutoff, now).await?,
+            };
+            total += pruned;
+            if pruned < PRUNE_CHUNK as u64 {
+                return Ok(total);
+            }
+        }
+    }
+
     pub async fn get_notice(&self, sha256: &str) -> Result<Option<String>, StoreError> {
         match &self.reader {
             Reader::Sqlite(r) => r.get_notice(sha256.to_owned()).await,
@@ -345,6 +368,7 @@ fn plan(
             issued_at: r.issued_at.clone(),
             action: r.action.clone(),
             method: r.method.clone(),
+            pruned_at: None,
         };
         // A second copy later in the same batch is a duplicate of this one.
         existing.insert(row.receipt_id.clone(), row.clone());
@@ -362,11 +386,10 @@ fn plan(
     }
 }
 
-pub(crate) fn now_rfc3339() -> String {
+pub fn now_rfc3339() -> String {
     consentry_receipt::receipt::format_rfc3339_utc(crate::now_ms())
 }
 
-/// The columns every SELECT of a receipt row lists, in `StoredReceipt` order.
 /// The tables, the same on both stores (SQLite reads `BIGINT` as an
 /// integer column, so one text serves both).
 const SCHEMA: &str = "
@@ -383,6 +406,7 @@ CREATE TABLE IF NOT EXISTS receipts (
     issued_at TEXT NOT NULL,
     action TEXT NOT NULL,
     method TEXT NOT NULL,
+    pruned_at TEXT,
     PRIMARY KEY (site, seq)
 );
 CREATE INDEX IF NOT EXISTS receipts_by_subject ON receipts (subject_key);
@@ -399,5 +423,17 @@ CREATE TABLE IF NOT EXISTS notices (
 );
 ";
 
-const COLUMNS: &str = "site, seq, receipt_id, jws, jws_sha256, subject_key, received_at, \
-                       chain_hash, countersignature, issued_at, action, method";
+macro_rules! inserted_columns {
+    () => {
+        "site, seq, receipt_id, jws, jws_sha256, subject_key, received_at, \
+         chain_hash, countersignature, issued_at, action, method"
+    };
+}
+/// The columns an INSERT of a new row sets (`pruned_at` starts NULL).
+const COLUMNS: &str = inserted_columns!();
+/// The columns every SELECT of a receipt row lists, in `StoredReceipt` order.
+const ROW_COLUMNS: &str = concat!(inserted_columns!(), ", pruned_at");
+
+/// Rows deleted per statement by a retention run: short write transactions,
+/// so receipts keep arriving while a large backlog is pruned.
+const PRUNE_CHUNK: i64 = 1000;

@@ -12,7 +12,7 @@ use tokio_postgres::{Client, NoTls, Row};
 
 use super::{
     answer, drain, now_rfc3339, plan, unhex32, Appended, Job, NewReceipt, StoreError,
-    StoredReceipt, COLUMNS, GENESIS, SCHEMA,
+    StoredReceipt, COLUMNS, GENESIS, PRUNE_CHUNK, ROW_COLUMNS, SCHEMA,
 };
 use crate::keys::Countersigner;
 
@@ -46,6 +46,9 @@ pub(super) async fn open(
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
         .await?;
     tx.batch_execute(SCHEMA).await?;
+    // Databases created before retention existed lack `pruned_at`.
+    tx.batch_execute("ALTER TABLE receipts ADD COLUMN IF NOT EXISTS pruned_at TEXT")
+        .await?;
     tx.commit().await?;
     let reader = connect(url).await?;
     tokio::spawn(write_loop(url.to_owned(), writer, jobs, signer));
@@ -116,7 +119,7 @@ async fn write_batch(
     let ids: Vec<&str> = batch.iter().map(|r| r.receipt_id.as_str()).collect();
     let existing: HashMap<String, StoredReceipt> = tx
         .query(
-            &format!("SELECT {COLUMNS} FROM receipts WHERE receipt_id = ANY($1)"),
+            &format!("SELECT {ROW_COLUMNS} FROM receipts WHERE receipt_id = ANY($1)"),
             &[&ids],
         )
         .await?
@@ -177,6 +180,7 @@ fn read_row(row: &Row) -> StoredReceipt {
         issued_at: row.get(9),
         action: row.get(10),
         method: row.get(11),
+        pruned_at: row.get(12),
     }
 }
 
@@ -194,7 +198,7 @@ impl Reader {
     }
 
     pub(super) async fn get(&self, id: &str) -> Result<Option<StoredReceipt>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM receipts WHERE receipt_id = $1");
+        let sql = format!("SELECT {ROW_COLUMNS} FROM receipts WHERE receipt_id = $1");
         Ok(self
             .client()
             .await?
@@ -210,7 +214,7 @@ impl Reader {
         limit: usize,
     ) -> Result<Vec<StoredReceipt>, StoreError> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM receipts WHERE subject_key = $1 \
+            "SELECT {ROW_COLUMNS} FROM receipts WHERE subject_key = $1 \
              ORDER BY received_at, site, seq LIMIT $2"
         );
         let limit = limit as i64;
@@ -225,7 +229,7 @@ impl Reader {
         limit: usize,
     ) -> Result<Vec<StoredReceipt>, StoreError> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM receipts WHERE site = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+            "SELECT {ROW_COLUMNS} FROM receipts WHERE site = $1 AND seq > $2 ORDER BY seq LIMIT $3"
         );
         let limit = limit as i64;
         let rows = self
@@ -277,6 +281,24 @@ impl Reader {
             )
             .await?;
         Ok(inserted == 1)
+    }
+
+    pub(super) async fn prune(
+        &self,
+        site: &str,
+        cutoff: &str,
+        now: &str,
+    ) -> Result<u64, StoreError> {
+        Ok(self
+            .client()
+            .await?
+            .execute(
+                "UPDATE receipts SET jws = '', subject_key = '', pruned_at = $3 \
+                 WHERE site = $1 AND seq IN (SELECT seq FROM receipts WHERE site = $1 \
+                 AND pruned_at IS NULL AND received_at < $2 ORDER BY seq LIMIT $4)",
+                &[&site, &cutoff, &now, &PRUNE_CHUNK],
+            )
+            .await?)
     }
 
     pub(super) async fn get_notice(&self, sha256: &str) -> Result<Option<String>, StoreError> {

@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 
 use super::{
     answer, drain, now_rfc3339, plan, unhex32, Appended, Job, NewReceipt, StoreError,
-    StoredReceipt, COLUMNS, GENESIS, SCHEMA,
+    StoredReceipt, COLUMNS, GENESIS, PRUNE_CHUNK, ROW_COLUMNS, SCHEMA,
 };
 use crate::keys::Countersigner;
 
@@ -35,6 +35,7 @@ pub(super) fn open(
 ) -> Result<Reader, StoreError> {
     let writer = connect(path)?;
     writer.execute_batch(SCHEMA)?;
+    migrate(&writer)?;
     let reader = connect(path)?;
     std::thread::Builder::new()
         .name("sqlite-writer".into())
@@ -43,6 +44,19 @@ pub(super) fn open(
     Ok(Reader {
         conn: Arc::new(Mutex::new(reader)),
     })
+}
+
+/// Databases created before retention existed lack `pruned_at`.
+fn migrate(conn: &Connection) -> Result<(), StoreError> {
+    let has: bool = conn.query_row(
+        "SELECT COUNT(*) > 0 FROM pragma_table_info('receipts') WHERE name = 'pruned_at'",
+        [],
+        |row| row.get(0),
+    )?;
+    if !has {
+        conn.execute_batch("ALTER TABLE receipts ADD COLUMN pruned_at TEXT")?;
+    }
+    Ok(())
 }
 
 /// The one writer: a blocking thread, since every SQLite call blocks.
@@ -68,7 +82,7 @@ fn write_batch(
     {
         let placeholders = vec!["?"; batch.len()].join(", ");
         let mut by_id = tx.prepare(&format!(
-            "SELECT {COLUMNS} FROM receipts WHERE receipt_id IN ({placeholders})"
+            "SELECT {ROW_COLUMNS} FROM receipts WHERE receipt_id IN ({placeholders})"
         ))?;
         let ids = batch.iter().map(|r| r.receipt_id.as_str());
         let rows = by_id.query_map(rusqlite::params_from_iter(ids), read_row)?;
@@ -147,6 +161,7 @@ fn read_row(row: &Row<'_>) -> rusqlite::Result<StoredReceipt> {
         issued_at: row.get(9)?,
         action: row.get(10)?,
         method: row.get(11)?,
+        pruned_at: row.get(12)?,
     })
 }
 
@@ -169,7 +184,7 @@ impl Reader {
 
     pub(super) async fn get(&self, id: String) -> Result<Option<StoredReceipt>, StoreError> {
         self.with(move |c| {
-            let sql = format!("SELECT {COLUMNS} FROM receipts WHERE receipt_id = ?1");
+            let sql = format!("SELECT {ROW_COLUMNS} FROM receipts WHERE receipt_id = ?1");
             Ok(c.prepare_cached(&sql)?
                 .query_row([id], read_row)
                 .optional()?)
@@ -184,7 +199,7 @@ impl Reader {
     ) -> Result<Vec<StoredReceipt>, StoreError> {
         self.with(move |c| {
             let sql = format!(
-                "SELECT {COLUMNS} FROM receipts WHERE subject_key = ?1 \
+                "SELECT {ROW_COLUMNS} FROM receipts WHERE subject_key = ?1 \
                  ORDER BY received_at, site, seq LIMIT ?2"
             );
             let mut stmt = c.prepare_cached(&sql)?;
@@ -202,7 +217,7 @@ impl Reader {
     ) -> Result<Vec<StoredReceipt>, StoreError> {
         self.with(move |c| {
             let sql = format!(
-                "SELECT {COLUMNS} FROM receipts WHERE site = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"
+                "SELECT {ROW_COLUMNS} FROM receipts WHERE site = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"
             );
             let mut stmt = c.prepare_cached(&sql)?;
             let rows = stmt.query_map(params![site, after, limit as i64], read_row)?;
@@ -245,6 +260,25 @@ impl Reader {
                 params![sha256, site, text, received_at],
             )?;
             Ok(inserted == 1)
+        })
+        .await
+    }
+
+    pub(super) async fn prune(
+        &self,
+        site: String,
+        cutoff: String,
+        now: String,
+    ) -> Result<u64, StoreError> {
+        self.with(move |c| {
+            let pruned = c
+                .prepare_cached(
+                    "UPDATE receipts SET jws = '', subject_key = '', pruned_at = ?3 \
+                     WHERE site = ?1 AND seq IN (SELECT seq FROM receipts WHERE site = ?1 \
+                     AND pruned_at IS NULL AND received_at < ?2 ORDER BY seq LIMIT ?4)",
+                )?
+                .execute(params![site, cutoff, now, PRUNE_CHUNK])?;
+            Ok(pruned as u64)
         })
         .await
     }
