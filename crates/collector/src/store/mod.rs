@@ -107,7 +107,12 @@ impl From<rusqlite::Error> for StoreError {
 
 impl From<tokio_postgres::Error> for StoreError {
     fn from(err: tokio_postgres::Error) -> Self {
-        StoreError(format!("postgres: {err}"))
+        // The server's own message ("permission denied for table receipts",
+        // "deadlock detected"…): the error's Display is only "db error".
+        match err.as_db_error() {
+            Some(db) => StoreError(format!("postgres: {} ({})", db.message(), db.code().code())),
+            None => StoreError(format!("postgres: {err}")),
+        }
     }
 }
 
@@ -437,3 +442,10 @@ const ROW_COLUMNS: &str = concat!(inserted_columns!(), ", pruned_at");
 /// Rows deleted per statement by a retention run: short write transactions,
 /// so receipts keep arriving while a large backlog is pruned.
 const PRUNE_CHUNK: i64 = 1000;
+
+/// Run after `SCHEMA` and after `pruned_at` exists (older databases gain it
+/// first). A partial index: a retention pass finds the receipts still kept
+/// and old enough without walking the ever-growing pruned part of a chain,
+/// and new rows land at its right edge.
+const RETENTION_INDEX: &str = "CREATE INDEX IF NOT EXISTS receipts_kept_by_age \
+     ON receipts (site, received_at) WHERE pruned_at IS NULL";

@@ -12,7 +12,7 @@ use tokio_postgres::{Client, NoTls, Row};
 
 use super::{
     answer, drain, now_rfc3339, plan, unhex32, Appended, Job, NewReceipt, StoreError,
-    StoredReceipt, COLUMNS, GENESIS, PRUNE_CHUNK, ROW_COLUMNS, SCHEMA,
+    StoredReceipt, COLUMNS, GENESIS, PRUNE_CHUNK, RETENTION_INDEX, ROW_COLUMNS, SCHEMA,
 };
 use crate::keys::Countersigner;
 
@@ -46,9 +46,26 @@ pub(super) async fn open(
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
         .await?;
     tx.batch_execute(SCHEMA).await?;
-    // Databases created before retention existed lack `pruned_at`.
-    tx.batch_execute("ALTER TABLE receipts ADD COLUMN IF NOT EXISTS pruned_at TEXT")
+    // Databases created before retention existed lack `pruned_at` and its
+    // index. Looked up first: ALTER TABLE and CREATE INDEX lock the table
+    // even when there is nothing to do, and other collectors are writing.
+    let missing = tx
+        .query_one(
+            "SELECT NOT EXISTS (SELECT 1 FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name = 'receipts' \
+             AND column_name = 'pruned_at'), \
+             NOT EXISTS (SELECT 1 FROM pg_indexes WHERE schemaname = current_schema() \
+             AND indexname = 'receipts_kept_by_age')",
+            &[],
+        )
         .await?;
+    if missing.get::<_, bool>(0) {
+        tx.batch_execute("ALTER TABLE receipts ADD COLUMN pruned_at TEXT")
+            .await?;
+    }
+    if missing.get::<_, bool>(1) {
+        tx.batch_execute(RETENTION_INDEX).await?;
+    }
     tx.commit().await?;
     let reader = connect(url).await?;
     tokio::spawn(write_loop(url.to_owned(), writer, jobs, signer));
@@ -295,7 +312,7 @@ impl Reader {
             .execute(
                 "UPDATE receipts SET jws = '', subject_key = '', pruned_at = $3 \
                  WHERE site = $1 AND seq IN (SELECT seq FROM receipts WHERE site = $1 \
-                 AND pruned_at IS NULL AND received_at < $2 ORDER BY seq LIMIT $4)",
+                 AND pruned_at IS NULL AND received_at < $2 LIMIT $4)",
                 &[&site, &cutoff, &now, &PRUNE_CHUNK],
             )
             .await?)

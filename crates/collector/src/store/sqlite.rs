@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 
 use super::{
     answer, drain, now_rfc3339, plan, unhex32, Appended, Job, NewReceipt, StoreError,
-    StoredReceipt, COLUMNS, GENESIS, PRUNE_CHUNK, ROW_COLUMNS, SCHEMA,
+    StoredReceipt, COLUMNS, GENESIS, PRUNE_CHUNK, RETENTION_INDEX, ROW_COLUMNS, SCHEMA,
 };
 use crate::keys::Countersigner;
 
@@ -56,6 +56,7 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
     if !has {
         conn.execute_batch("ALTER TABLE receipts ADD COLUMN pruned_at TEXT")?;
     }
+    conn.execute_batch(RETENTION_INDEX)?;
     Ok(())
 }
 
@@ -275,7 +276,7 @@ impl Reader {
                 .prepare_cached(
                     "UPDATE receipts SET jws = '', subject_key = '', pruned_at = ?3 \
                      WHERE site = ?1 AND seq IN (SELECT seq FROM receipts WHERE site = ?1 \
-                     AND pruned_at IS NULL AND received_at < ?2 ORDER BY seq LIMIT ?4)",
+                     AND pruned_at IS NULL AND received_at < ?2 LIMIT ?4)",
                 )?
                 .execute(params![site, cutoff, now, PRUNE_CHUNK])?;
             Ok(pruned as u64)
