@@ -11,6 +11,20 @@ use support::{new_receipt, signed, uuid, Db};
 
 const ISSUED: &str = "2026-11-23T18:30:00.000Z";
 
+/// The audit as `GET /v1/audit` runs it today, for a site without a
+/// retention policy.
+async fn audit_now(store: &consentry_collector::Store, site: &str) -> audit::Report {
+    audit_site(
+        store,
+        &support::signer(),
+        site,
+        None,
+        consentry_collector::now_ms(),
+    )
+    .await
+    .expect("audit")
+}
+
 fn site(name: &str) -> String {
     format!("{name}-{}", support::unique())
 }
@@ -55,15 +69,7 @@ async fn appends_chain_and_countersign(db: Db) {
         store.head(&site).await.expect("head"),
         Some((2, b.chain_hash.clone()))
     );
-    let report = audit_site(
-        &store,
-        &support::signer(),
-        &site,
-        None,
-        consentry_collector::now_ms(),
-    )
-    .await
-    .expect("audit");
+    let report = audit_now(&store, &site).await;
     assert!(report.ok && report.receipts == 2, "{report:?}");
 }
 
@@ -119,21 +125,12 @@ async fn two_collectors_on_one_database_keep_one_chain(db: Db) {
     let rows = one.page(&site, 0, 1000).await.expect("page");
     let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
     assert_eq!(seqs, (1..=80).collect::<Vec<_>>());
-    let report = audit_site(
-        &two,
-        &support::signer(),
-        &site,
-        None,
-        consentry_collector::now_ms(),
-    )
-    .await
-    .expect("audit");
+    let report = audit_now(&two, &site).await;
     assert!(report.ok && report.receipts == 80, "{report:?}");
 }
 
 async fn the_audit_names_an_altered_a_removed_and_a_reordered_row(db: Db) {
     let store = db.open().await;
-    let signer = support::signer();
     let (altered, removed, reordered, last) = (
         site("altered"),
         site("removed"),
@@ -156,15 +153,7 @@ async fn the_audit_names_an_altered_a_removed_and_a_reordered_row(db: Db) {
     let at = row2.jws.len() - 10;
     let swap = if &row2.jws[at..=at] == "A" { "B" } else { "A" };
     let forged = format!("{}{swap}{}", &row2.jws[..at], &row2.jws[at + 1..]);
-    let report = audit_site(
-        &store,
-        &signer,
-        &altered,
-        None,
-        consentry_collector::now_ms(),
-    )
-    .await
-    .expect("audit");
+    let report = audit_now(&store, &altered).await;
     assert_eq!(
         (report.ok, report.seq, report.reason),
         (false, Some(3), Some(audit::CHAIN_MISMATCH)),
@@ -174,15 +163,7 @@ async fn the_audit_names_an_altered_a_removed_and_a_reordered_row(db: Db) {
         "UPDATE receipts SET jws = '{forged}' WHERE site = '{altered}' AND seq = 2"
     ))
     .await;
-    let report = audit_site(
-        &store,
-        &signer,
-        &altered,
-        None,
-        consentry_collector::now_ms(),
-    )
-    .await
-    .expect("audit");
+    let report = audit_now(&store, &altered).await;
     assert_eq!(
         (report.seq, report.reason),
         (Some(2), Some(audit::SIGNATURE_INVALID)),
@@ -193,15 +174,7 @@ async fn the_audit_names_an_altered_a_removed_and_a_reordered_row(db: Db) {
         "DELETE FROM receipts WHERE site = '{removed}' AND seq = 3"
     ))
     .await;
-    let report = audit_site(
-        &store,
-        &signer,
-        &removed,
-        None,
-        consentry_collector::now_ms(),
-    )
-    .await
-    .expect("audit");
+    let report = audit_now(&store, &removed).await;
     assert_eq!(
         (report.ok, report.seq, report.reason),
         (false, Some(3), Some(audit::MISSING_SEQ)),
@@ -214,15 +187,7 @@ async fn the_audit_names_an_altered_a_removed_and_a_reordered_row(db: Db) {
          UPDATE receipts SET seq = 4 WHERE site = '{reordered}' AND seq = -1;"
     ))
     .await;
-    let report = audit_site(
-        &store,
-        &signer,
-        &reordered,
-        None,
-        consentry_collector::now_ms(),
-    )
-    .await
-    .expect("audit");
+    let report = audit_now(&store, &reordered).await;
     assert_eq!(
         (report.ok, report.seq, report.reason),
         (false, Some(2), Some(audit::OUT_OF_ORDER)),
@@ -233,9 +198,7 @@ async fn the_audit_names_an_altered_a_removed_and_a_reordered_row(db: Db) {
         "DELETE FROM receipts WHERE site = '{last}' AND seq = 5"
     ))
     .await;
-    let report = audit_site(&store, &signer, &last, None, consentry_collector::now_ms())
-        .await
-        .expect("audit");
+    let report = audit_now(&store, &last).await;
     assert_eq!(
         (report.ok, report.seq, report.reason),
         (false, Some(5), Some(audit::MISSING_SEQ)),
@@ -442,14 +405,6 @@ async fn a_sqlite_database_from_before_retention_is_migrated_in_place() {
         .await
         .expect("reopen");
     append_n(&store, &s, 1).await;
-    let report = audit_site(
-        &store,
-        &support::signer(),
-        &s,
-        None,
-        consentry_collector::now_ms(),
-    )
-    .await
-    .expect("audit");
+    let report = audit_now(&store, &s).await;
     assert!(report.ok && report.receipts == 3, "{report:?}");
 }
