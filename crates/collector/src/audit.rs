@@ -39,8 +39,6 @@ pub const MISSING_SEQ: &str = "missing seq (row removed)";
 pub const OUT_OF_ORDER: &str = "out of order";
 pub const PRUNED_EARLY: &str = "receipt deleted before the site's retention period ended";
 
-const DAY_MS: i64 = 24 * 60 * 60 * 1000;
-
 /// A pruned row is legitimate only when it was received at least
 /// `retention_days` before it was pruned, and pruned no later than now:
 /// `pruned_at` is not countersigned, and a date in the future is how a
@@ -54,7 +52,9 @@ fn pruned_by_policy(row: &StoredReceipt, retention_days: Option<u32>, now_ms: i6
         parse_rfc3339_utc(pruned_at),
     ) {
         (Some(received), Some(pruned)) => {
-            row.jws.is_empty() && pruned >= received + i64::from(days) * DAY_MS && pruned <= now_ms
+            row.jws.is_empty()
+                && pruned >= received + i64::from(days) * crate::retention::DAY_MS
+                && pruned <= now_ms
         }
         _ => false,
     }
@@ -161,13 +161,7 @@ pub async fn verify_database(
     config: &crate::Config,
     site: Option<String>,
 ) -> Result<Vec<Report>, String> {
-    if !config.key_file.exists() {
-        return Err(format!(
-            "no key file at {}: set CONSENTRY_KEY_FILE to the collector's key",
-            config.key_file.display()
-        ));
-    }
-    let signer = std::sync::Arc::new(Countersigner::load_or_create(&config.key_file)?);
+    let signer = std::sync::Arc::new(Countersigner::load_existing(&config.key_file)?);
     let store = Store::open(&config.database_url, std::sync::Arc::clone(&signer))
         .await
         .map_err(|err| err.to_string())?;

@@ -68,6 +68,20 @@ impl Countersigner {
         }
     }
 
+    /// Reads the key file, which must exist: for the commands that work on a
+    /// database the serving collector wrote (`verify`, `prune`). A new key
+    /// there would make every countersignature look invalid, and a stray key
+    /// file next to the database could later be picked up by `serve`.
+    pub fn load_existing(path: &Path) -> Result<Countersigner, String> {
+        if !path.exists() {
+            return Err(format!(
+                "no key file at {}: set CONSENTRY_KEY_FILE to the collector's key",
+                path.display()
+            ));
+        }
+        Self::load_or_create(path)
+    }
+
     pub fn from_seed(seed: &[u8]) -> Result<Countersigner, String> {
         let seed: &[u8; 32] = seed
             .try_into()

@@ -18,9 +18,13 @@
 //! line per site.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{bail, Context};
-use consentry_collector::{audit, config_key_file, retention, AppState, Collector, Config};
+
+use consentry_collector::{
+    audit, config_key_file, retention, AppState, Collector, Config, Countersigner, Sites, Store,
+};
 
 // Receipts, request bodies and rows are allocated on one thread and freed on
 // another (handler → writer → handler); mimalloc's per-thread free lists take
@@ -94,19 +98,26 @@ async fn main() -> anyhow::Result<ExitCode> {
     }
 
     if command == "prune" {
-        let collector = Collector::open(&config)
-            .await
-            .map_err(anyhow::Error::msg)?
+        let sites_file = config
+            .sites_file
+            .as_ref()
             .context("no sites file (CONSENTRY_SITES): retention is set per site there")?;
+        let sites = Sites::load(sites_file).map_err(anyhow::Error::msg)?;
         let site = last("--site");
         if let Some(site) = &site {
-            if collector.sites().get(site).is_none() {
+            if sites.get(site).is_none() {
                 bail!("site {site:?} is not in the sites file");
             }
         }
+        // Pruning writes no countersignature, but the store's writer holds
+        // the key: the existing one, never a new one beside the database.
+        let signer = Countersigner::load_existing(&config.key_file).map_err(anyhow::Error::msg)?;
+        let store = Store::open(&config.database_url, Arc::new(signer))
+            .await
+            .map_err(|err| anyhow::anyhow!("cannot open the store: {err}"))?;
         let passes = retention::prune_sites(
-            collector.store(),
-            collector.sites(),
+            &store,
+            &sites,
             site.as_deref(),
             consentry_collector::now_ms(),
         )

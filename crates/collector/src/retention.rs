@@ -18,7 +18,8 @@ use crate::Sites;
 /// a receipt is never kept more than a day past its period.
 pub const INTERVAL: Duration = Duration::from_secs(24 * 60 * 60);
 
-const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+/// A retention day, in the milliseconds receipts are timed in.
+pub const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// What one pass did for one site.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

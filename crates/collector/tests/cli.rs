@@ -123,6 +123,17 @@ fn serve_takes_receipts_from_the_environment_config_and_verify_checks_the_chain(
         .expect("prune");
     assert!(!unknown.status.success());
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("\"nope\" is not in the sites file"));
+    // Never a new key beside the database: a wrong CONSENTRY_KEY_FILE stops.
+    let no_key = Command::new(BIN)
+        .args(["prune"])
+        .env("CONSENTRY_SITES", &sites)
+        .env("CONSENTRY_DATABASE_URL", &db)
+        .env("CONSENTRY_KEY_FILE", dir.0.join("elsewhere.key"))
+        .output()
+        .expect("prune");
+    assert!(!no_key.status.success());
+    assert!(String::from_utf8_lossy(&no_key.stderr).contains("no key file at"));
+    assert!(!dir.0.join("elsewhere.key").exists());
 
     let conn = rusqlite::Connection::open(dir.0.join("c.db")).expect("open");
     conn.execute("DELETE FROM receipts WHERE seq = 2", [])
