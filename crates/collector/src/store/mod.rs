@@ -21,7 +21,7 @@
 mod postgres;
 mod sqlite;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use consentry_receipt::verify::{hex, sha256};
@@ -323,28 +323,50 @@ pub fn unhex32(s: &str) -> Option<[u8; 32]> {
 /// (rows with the batch's ids, and the heads of its sites, both read under
 /// the lock), decide each job's outcome and build the new rows.
 struct Plan {
+    /// One per receipt of the batch, in order; the `New` ones are the rows to
+    /// insert (built once: a receipt's JWS is the bulk of the batch's bytes).
     outcomes: Vec<Appended>,
-    rows: Vec<StoredReceipt>,
+    /// The new head of every site that gained rows (seq, chain hash in hex).
     heads: BTreeMap<String, (i64, String)>,
+}
+
+impl Plan {
+    fn new_rows(&self) -> impl Iterator<Item = &StoredReceipt> {
+        self.outcomes.iter().filter_map(|outcome| match outcome {
+            Appended::New(row) => Some(row),
+            _ => None,
+        })
+    }
 }
 
 fn plan(
     batch: &[&NewReceipt],
-    mut existing: HashMap<String, StoredReceipt>,
+    existing: HashMap<String, StoredReceipt>,
     mut heads: BTreeMap<String, (i64, [u8; 32])>,
     signer: &Countersigner,
     received_at: &str,
 ) -> Plan {
-    let mut outcomes = Vec::with_capacity(batch.len());
-    let mut rows = Vec::new();
+    let mut outcomes: Vec<Appended> = Vec::with_capacity(batch.len());
+    // Receipt id → index in `outcomes` of the row this batch adds for it:
+    // a second copy later in the same batch is a duplicate of that row.
+    let mut added: HashMap<&str, usize> = HashMap::new();
     for r in batch {
         let sha_hex = hex(&r.jws_sha256);
-        if let Some(row) = existing.get(&r.receipt_id) {
-            outcomes.push(if row.jws_sha256 == sha_hex {
+        let stored = existing.get(&r.receipt_id).or_else(|| {
+            added
+                .get(r.receipt_id.as_str())
+                .and_then(|&i| match &outcomes[i] {
+                    Appended::New(row) => Some(row),
+                    _ => None,
+                })
+        });
+        if let Some(row) = stored {
+            let outcome = if row.jws_sha256 == sha_hex {
                 Appended::Duplicate(row.clone())
             } else {
                 Appended::Conflict
-            });
+            };
+            outcomes.push(outcome);
             continue;
         }
         let head = heads.entry(r.site.clone()).or_insert((0, GENESIS));
@@ -360,7 +382,8 @@ fn plan(
             received_at,
             &chain_hash,
         );
-        let row = StoredReceipt {
+        added.insert(&r.receipt_id, outcomes.len());
+        outcomes.push(Appended::New(StoredReceipt {
             site: r.site.clone(),
             seq,
             receipt_id: r.receipt_id.clone(),
@@ -374,21 +397,19 @@ fn plan(
             action: r.action.clone(),
             method: r.method.clone(),
             pruned_at: None,
-        };
-        // A second copy later in the same batch is a duplicate of this one.
-        existing.insert(row.receipt_id.clone(), row.clone());
-        outcomes.push(Appended::New(row.clone()));
-        rows.push(row);
+        }));
     }
-    let heads = heads
+    let mut plan = Plan {
+        outcomes,
+        heads: BTreeMap::new(),
+    };
+    let moved: BTreeSet<&str> = plan.new_rows().map(|row| row.site.as_str()).collect();
+    plan.heads = heads
         .into_iter()
+        .filter(|(site, _)| moved.contains(site.as_str()))
         .map(|(site, (seq, chain))| (site, (seq, hex(&chain))))
         .collect();
-    Plan {
-        outcomes,
-        rows,
-        heads,
-    }
+    plan
 }
 
 pub fn now_rfc3339() -> String {
@@ -449,3 +470,91 @@ const PRUNE_CHUNK: i64 = 1000;
 /// and new rows land at its right edge.
 const RETENTION_INDEX: &str = "CREATE INDEX IF NOT EXISTS receipts_kept_by_age \
      ON receipts (site, received_at) WHERE pruned_at IS NULL";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn receipt(site: &str, id: &str, jws: &str) -> NewReceipt {
+        NewReceipt {
+            site: site.into(),
+            receipt_id: id.into(),
+            jws: jws.into(),
+            jws_sha256: sha256(jws.as_bytes()),
+            subject_key: "key".into(),
+            issued_at: "2026-11-23T18:30:00.000Z".into(),
+            action: "grant".into(),
+            method: "banner".into(),
+        }
+    }
+
+    fn row(outcome: &Appended) -> &StoredReceipt {
+        match outcome {
+            Appended::New(row) | Appended::Duplicate(row) => row,
+            Appended::Conflict => panic!("conflict"),
+        }
+    }
+
+    /// Two POSTs of one receipt can land in one batch (a retry racing the
+    /// first attempt): the second is the first's duplicate, a different
+    /// receipt under that id is a conflict, and neither takes a seq.
+    #[test]
+    fn a_batch_dedupes_within_itself_and_moves_only_the_heads_it_appends_to() {
+        let signer = Countersigner::from_seed(&[7u8; 32]).expect("key");
+        let a = receipt("one", "a", "jws-a");
+        let a_again = receipt("one", "a", "jws-a");
+        let a_other = receipt("one", "a", "jws-a-other");
+        let b = receipt("one", "b", "jws-b");
+        let stored = StoredReceipt {
+            site: "two".into(),
+            seq: 9,
+            receipt_id: "c".into(),
+            jws: "jws-c".into(),
+            jws_sha256: hex(&sha256(b"jws-c")),
+            subject_key: "key".into(),
+            received_at: "2026-11-23T18:00:00.000Z".into(),
+            chain_hash: hex(&GENESIS),
+            countersignature: "cs".into(),
+            issued_at: "2026-11-23T18:00:00.000Z".into(),
+            action: "grant".into(),
+            method: "banner".into(),
+            pruned_at: None,
+        };
+        let c_again = receipt("two", "c", "jws-c");
+        let existing = HashMap::from([("c".to_owned(), stored.clone())]);
+        let heads = BTreeMap::from([("two".to_owned(), (9, GENESIS))]);
+        let now = "2026-11-23T18:30:01.000Z";
+
+        let plan = plan(
+            &[&a, &a_again, &a_other, &b, &c_again],
+            existing,
+            heads,
+            &signer,
+            now,
+        );
+
+        let [new_a, dup_a, conflict, new_b, dup_c] = &plan.outcomes[..] else {
+            panic!("one outcome per receipt: {:?}", plan.outcomes);
+        };
+        assert!(matches!(new_a, Appended::New(_)));
+        assert_eq!(dup_a, &Appended::Duplicate(row(new_a).clone()));
+        assert_eq!(conflict, &Appended::Conflict);
+        assert_eq!((row(new_a).seq, row(new_b).seq), (1, 2));
+        assert_eq!(
+            row(new_b).chain_hash,
+            hex(&next_chain_hash(
+                &next_chain_hash(&GENESIS, &a.jws_sha256),
+                &b.jws_sha256
+            ))
+        );
+        assert_eq!(dup_c, &Appended::Duplicate(stored));
+        assert_eq!(plan.new_rows().count(), 2);
+        // Site "two" only had a duplicate: its head is not rewritten.
+        assert_eq!(
+            plan.heads,
+            BTreeMap::from([("one".to_owned(), (2, row(new_b).chain_hash.clone()))])
+        );
+        let payload = signer.verify(&row(new_b).countersignature).expect("ours");
+        assert!(payload.contains("\"seq\":2"), "{payload}");
+    }
+}

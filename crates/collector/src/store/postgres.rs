@@ -154,7 +154,7 @@ async fn write_batch(
         ))
         .await?;
     // Pipelined: tokio-postgres sends them all before waiting for replies.
-    try_join_all(plan.rows.iter().map(|row| async {
+    try_join_all(plan.new_rows().map(|row| async {
         let params: [&(dyn tokio_postgres::types::ToSql + Sync); 12] = [
             &row.site,
             &row.seq,

@@ -118,7 +118,7 @@ fn write_batch(
         let mut insert = tx.prepare_cached(&format!(
             "INSERT INTO receipts ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
         ))?;
-        for row in &plan.rows {
+        for row in plan.new_rows() {
             insert.execute(params![
                 row.site,
                 row.seq,
@@ -139,9 +139,7 @@ fn write_batch(
              ON CONFLICT (site) DO UPDATE SET seq = excluded.seq, chain_hash = excluded.chain_hash",
         )?;
         for (site, (seq, chain)) in &plan.heads {
-            if plan.rows.iter().any(|row| &row.site == site) {
-                upsert.execute(params![site, seq, chain])?;
-            }
+            upsert.execute(params![site, seq, chain])?;
         }
     }
     tx.commit()?;
