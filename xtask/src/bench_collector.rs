@@ -65,23 +65,43 @@ pub fn bench() -> Result {
         "limit: ES256 verify {one_core:.0}/s on one core × {cores:.0} cores = {limit:.0} receipts/s"
     );
     println!(
-        "{:<12} {:>12} {:>9} {:>9} {:>9} {:>8} {:>11}",
-        "store", "receipts/s", "of limit", "p50 ms", "p99 ms", "failed", "client cpu"
+        "{:<12} {:>12} {:>9} {:>9} {:>9} {:>8} {:>11} {:>13} {:>10}",
+        "store",
+        "receipts/s",
+        "of limit",
+        "p50 ms",
+        "p99 ms",
+        "failed",
+        "client cpu",
+        "server µs/rc",
+        "of which"
     );
     for (name, r) in rows {
         let rate = field(&r, "receipts_per_s");
+        let stored = field(&r, "ok").max(1.0);
+        let writer = field(&r, "writer_cpu_s");
         println!(
-            "{name:<12} {rate:>12.0} {:>8.0}% {:>9.2} {:>9.2} {:>8.0} {:>10.0}%",
+            "{name:<12} {rate:>12.0} {:>8.0}% {:>9.2} {:>9.2} {:>8.0} {:>10.0}% {:>13.0} {:>10}",
             100.0 * rate / limit.max(1.0),
             field(&r, "p50_ms"),
             field(&r, "p99_ms"),
             field(&r, "failed"),
             100.0 * field(&r, "client_cpu_s") / field(&r, "seconds").max(0.001),
+            1e6 * field(&r, "server_cpu_s") / stored,
+            if writer > 0.0 {
+                format!("{:.0} writer", 1e6 * writer / stored)
+            } else {
+                String::new()
+            },
         );
     }
     println!(
         "(the load generator shares the machine with the server, so this is a floor; \
-         client cpu is its own share, in % of one core)"
+         client cpu is its own share, in % of one core; server µs/rc is the collector's \
+         CPU time per stored receipt, against {:.0} µs for one ES256 verification: \
+         50% of the limit needs the whole machine to spend at most 2 verifications' \
+         time per receipt)",
+        1e6 / one_core.max(1.0)
     );
     Ok(())
 }
@@ -104,6 +124,7 @@ fn one_store(server: &Path, loadgen: &Path, dir: &Path, name: &str, url: &str) -
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()?;
+    let pid = child.id();
     let _server = Stop(child);
     let deadline = Instant::now() + Duration::from_secs(30);
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -113,6 +134,7 @@ fn one_store(server: &Path, loadgen: &Path, dir: &Path, name: &str, url: &str) -
         std::thread::sleep(Duration::from_millis(100));
     }
     eprintln!("xtask: bench: {name}");
+    let before = ServerCpu::read(pid);
     let result = output(Command::new(loadgen).args([
         "post",
         &format!("127.0.0.1:{port}"),
@@ -123,7 +145,60 @@ fn one_store(server: &Path, loadgen: &Path, dir: &Path, name: &str, url: &str) -
         &MAX_SECONDS.to_string(),
     ]))
     .ok_or_else(|| format!("loadgen against {name} failed"))?;
-    Ok(result)
+    let used = ServerCpu::read(pid).since(&before);
+    // Appended to the loadgen's JSON line, read back with `field`.
+    Ok(format!(
+        "{},\"server_cpu_s\":{:.3},\"writer_cpu_s\":{:.3}}}",
+        result.trim_end().trim_end_matches('}'),
+        used.total,
+        used.writer
+    ))
+}
+
+/// CPU seconds (user + system) the collector process has used, in all and
+/// in its SQLite writer thread, from `/proc` (zero where there is none).
+/// Per receipt, next to the cost of one verification, it says where a
+/// receipt's time goes, which the throughput alone cannot.
+#[derive(Default)]
+struct ServerCpu {
+    total: f64,
+    writer: f64,
+}
+
+impl ServerCpu {
+    fn read(pid: u32) -> ServerCpu {
+        // utime and stime are the 12th and 13th fields after the command
+        // name, in clock ticks (USER_HZ is 100 on every Linux ABI). The
+        // process's own line also counts threads that have exited.
+        let ticks = |stat: &str| -> f64 {
+            let Some((_, rest)) = stat.rsplit_once(')') else {
+                return 0.0;
+            };
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let get = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok());
+            get(11).zip(get(12)).map_or(0.0, |(u, s)| (u + s) / 100.0)
+        };
+        let proc_dir = PathBuf::from(format!("/proc/{pid}"));
+        let total = fs::read_to_string(proc_dir.join("stat")).map_or(0.0, |s| ticks(&s));
+        let writer = fs::read_dir(proc_dir.join("task"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|task| {
+                fs::read_to_string(task.path().join("comm"))
+                    .is_ok_and(|comm| comm.trim() == "sqlite-writer")
+            })
+            .map(|task| fs::read_to_string(task.path().join("stat")).map_or(0.0, |s| ticks(&s)))
+            .sum();
+        ServerCpu { total, writer }
+    }
+
+    fn since(&self, before: &ServerCpu) -> ServerCpu {
+        ServerCpu {
+            total: self.total - before.total,
+            writer: self.writer - before.writer,
+        }
+    }
 }
 
 fn key_file(dir: &Path) -> PathBuf {
