@@ -3,10 +3,13 @@
 //! `loadgen crypto`: ES256 verifications per second on one core and on all
 //! cores (ring, through the receipt crate's verifier), one JSON line.
 //!
-//! `loadgen post ADDR ORIGIN SITE COUNT CONCURRENCY SECONDS`: pre-signs COUNT
-//! real receipts for SITE (P-256, like the browser), then POSTs them with
-//! CONCURRENCY keep-alive connections until all are sent or SECONDS pass;
-//! prints receipts/s and p50/p99 latency as one JSON line. Only 201s count.
+//! `loadgen post ADDR ORIGIN SITE COUNT CONCURRENCY SECONDS [STATUS]`:
+//! pre-signs COUNT real receipts for SITE (P-256, like the browser), then
+//! POSTs them with CONCURRENCY keep-alive connections until all are sent or
+//! SECONDS pass; prints receipts/s and p50/p99 latency as one JSON line.
+//! Only answers with STATUS (default 201) count. `400` with a SITE the
+//! collector does not know measures its ceiling: every receipt is read and
+//! verified, then refused before the store and the countersignature.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -23,8 +26,9 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("crypto") => crypto(),
-        Some("post") if args.len() == 7 => {
+        Some("post") if args.len() == 7 || args.len() == 8 => {
             let parse = |i: usize| args[i].parse::<u64>().unwrap_or_else(|_| usage());
+            let expect = if args.len() == 8 { parse(7) } else { 201 };
             post(
                 &args[1],
                 &args[2],
@@ -32,6 +36,7 @@ fn main() {
                 parse(4) as usize,
                 parse(5) as usize,
                 Duration::from_secs(parse(6)),
+                u16::try_from(expect).unwrap_or_else(|_| usage()),
             );
         }
         _ => usage(),
@@ -39,7 +44,9 @@ fn main() {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: loadgen crypto | loadgen post ADDR ORIGIN SITE COUNT CONCURRENCY SECONDS");
+    eprintln!(
+        "usage: loadgen crypto | loadgen post ADDR ORIGIN SITE COUNT CONCURRENCY SECONDS [STATUS]"
+    );
     std::process::exit(2)
 }
 
@@ -86,7 +93,15 @@ fn uuid(i: usize, salt: u64) -> String {
     consentry_receipt::ids::uuid_v4(bytes)
 }
 
-fn post(addr: &str, origin: &str, site: &str, count: usize, concurrency: usize, limit: Duration) {
+fn post(
+    addr: &str,
+    origin: &str,
+    site: &str,
+    count: usize,
+    concurrency: usize,
+    limit: Duration,
+    expect: u16,
+) {
     let salt = consentry_collector::now_ms() as u64;
     let issued_at = now_rfc3339();
     let sign_start = Instant::now();
@@ -144,7 +159,7 @@ fn post(addr: &str, origin: &str, site: &str, count: usize, concurrency: usize, 
                             break;
                         }
                         match read_status(&mut stream, &mut buf).await {
-                            Some(201) => latencies.push(sent.elapsed()),
+                            Some(status) if status == expect => latencies.push(sent.elapsed()),
                             _ => failed += 1,
                         }
                     }
