@@ -1,7 +1,8 @@
 //! The load generator behind `cargo xtask bench` (collector part).
 //!
-//! `loadgen crypto`: ES256 verifications per second on one core and on all
-//! cores (ring, through the receipt crate's verifier), one JSON line.
+//! `loadgen crypto`: ES256 verifications per second on one core (the best of
+//! three 1 s windows) and on all cores (ring, through the receipt crate's
+//! verifier), one JSON line.
 //!
 //! `loadgen post ADDR ORIGIN SITE COUNT CONCURRENCY SECONDS [STATUS]`:
 //! pre-signs COUNT real receipts for SITE (P-256, like the browser), then
@@ -66,8 +67,12 @@ fn verify_rate(jws: &[u8], window: Duration) -> f64 {
 fn crypto() {
     let key = common::key_a();
     let jws = common::sign_receipt(&key, &common::receipt(&key)).into_bytes();
-    let window = Duration::from_millis(1500);
-    let one_core = verify_rate(&jws, window);
+    let window = Duration::from_millis(1000);
+    // The best of three windows: on a shared VM a window can lose a tenth
+    // of its time to other guests, and the limit is what the core can do.
+    let one_core = (0..3)
+        .map(|_| verify_rate(&jws, window))
+        .fold(0.0, f64::max);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads: Vec<_> = (0..cores)
         .map(|_| {
