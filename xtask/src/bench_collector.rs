@@ -129,7 +129,7 @@ pub fn bench() -> Result {
 }
 
 /// What one run posts.
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Clone, Copy)]
 enum Load {
     /// Receipts of the configured site: stored, countersigned, 201.
     Store,
@@ -204,7 +204,6 @@ fn one_store(
 /// in its SQLite writer thread, from `/proc` (zero where there is none).
 /// Per receipt, next to the cost of one verification, it says where a
 /// receipt's time goes, which the throughput alone cannot.
-#[derive(Default)]
 struct ServerCpu {
     total: f64,
     writer: f64,

@@ -25,6 +25,15 @@ async fn audit_now(store: &consentry_collector::Store, site: &str) -> audit::Rep
     .expect("audit")
 }
 
+/// The audit failed, and named this row for this reason.
+fn assert_bad_row(report: &audit::Report, seq: i64, reason: &str) {
+    assert_eq!(
+        (report.ok, report.seq, report.reason),
+        (false, Some(seq), Some(reason)),
+        "{report:?}"
+    );
+}
+
 fn site(name: &str) -> String {
     format!("{name}-{}", support::unique())
 }
@@ -154,11 +163,7 @@ async fn the_audit_names_an_altered_a_removed_and_a_reordered_row(db: Db) {
     let swap = if &row2.jws[at..=at] == "A" { "B" } else { "A" };
     let forged = format!("{}{swap}{}", &row2.jws[..at], &row2.jws[at + 1..]);
     let report = audit_now(&store, &altered).await;
-    assert_eq!(
-        (report.ok, report.seq, report.reason),
-        (false, Some(3), Some(audit::CHAIN_MISMATCH)),
-        "{report:?}"
-    );
+    assert_bad_row(&report, 3, audit::CHAIN_MISMATCH);
     db.tamper(&format!(
         "UPDATE receipts SET jws = '{forged}' WHERE site = '{altered}' AND seq = 2"
     ))
@@ -175,11 +180,7 @@ async fn the_audit_names_an_altered_a_removed_and_a_reordered_row(db: Db) {
     ))
     .await;
     let report = audit_now(&store, &removed).await;
-    assert_eq!(
-        (report.ok, report.seq, report.reason),
-        (false, Some(3), Some(audit::MISSING_SEQ)),
-        "{report:?}"
-    );
+    assert_bad_row(&report, 3, audit::MISSING_SEQ);
 
     db.tamper(&format!(
         "UPDATE receipts SET seq = -1 WHERE site = '{reordered}' AND seq = 2;
@@ -188,22 +189,14 @@ async fn the_audit_names_an_altered_a_removed_and_a_reordered_row(db: Db) {
     ))
     .await;
     let report = audit_now(&store, &reordered).await;
-    assert_eq!(
-        (report.ok, report.seq, report.reason),
-        (false, Some(2), Some(audit::OUT_OF_ORDER)),
-        "{report:?}"
-    );
+    assert_bad_row(&report, 2, audit::OUT_OF_ORDER);
 
     db.tamper(&format!(
         "DELETE FROM receipts WHERE site = '{last}' AND seq = 5"
     ))
     .await;
     let report = audit_now(&store, &last).await;
-    assert_eq!(
-        (report.ok, report.seq, report.reason),
-        (false, Some(5), Some(audit::MISSING_SEQ)),
-        "{report:?}"
-    );
+    assert_bad_row(&report, 5, audit::MISSING_SEQ);
 }
 
 async fn retention_keeps_the_chain_and_the_audit_catches_an_early_deletion(db: Db) {
@@ -277,11 +270,7 @@ async fn retention_keeps_the_chain_and_the_audit_catches_an_early_deletion(db: D
     let report = audit_site(&store, &signer, &s, Some(1), three_days_on)
         .await
         .expect("audit");
-    assert_eq!(
-        (report.ok, report.seq, report.reason),
-        (false, Some(4), Some(audit::PRUNED_EARLY)),
-        "{report:?}"
-    );
+    assert_bad_row(&report, 4, audit::PRUNED_EARLY);
 }
 
 async fn notices_are_stored_once_per_hash(db: Db) {

@@ -88,6 +88,16 @@ pub enum Appended {
     Conflict,
 }
 
+impl Appended {
+    /// The row stored now, if this receipt was new.
+    pub fn new_row(&self) -> Option<&StoredReceipt> {
+        match self {
+            Appended::New(row) => Some(row),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreError(pub String);
 
@@ -332,10 +342,7 @@ struct Plan {
 
 impl Plan {
     fn new_rows(&self) -> impl Iterator<Item = &StoredReceipt> {
-        self.outcomes.iter().filter_map(|outcome| match outcome {
-            Appended::New(row) => Some(row),
-            _ => None,
-        })
+        self.outcomes.iter().filter_map(Appended::new_row)
     }
 }
 
@@ -355,10 +362,7 @@ fn plan(
         let stored = existing.get(&r.receipt_id).or_else(|| {
             added
                 .get(r.receipt_id.as_str())
-                .and_then(|&i| match &outcomes[i] {
-                    Appended::New(row) => Some(row),
-                    _ => None,
-                })
+                .and_then(|&i| outcomes[i].new_row())
         });
         if let Some(row) = stored {
             let outcome = if row.jws_sha256 == sha_hex {
@@ -399,17 +403,17 @@ fn plan(
             pruned_at: None,
         }));
     }
-    let mut plan = Plan {
-        outcomes,
-        heads: BTreeMap::new(),
-    };
-    let moved: BTreeSet<&str> = plan.new_rows().map(|row| row.site.as_str()).collect();
-    plan.heads = heads
+    let moved: BTreeSet<&str> = outcomes
+        .iter()
+        .filter_map(Appended::new_row)
+        .map(|row| row.site.as_str())
+        .collect();
+    let heads = heads
         .into_iter()
         .filter(|(site, _)| moved.contains(site.as_str()))
         .map(|(site, (seq, chain))| (site, (seq, hex(&chain))))
         .collect();
-    plan
+    Plan { outcomes, heads }
 }
 
 pub fn now_rfc3339() -> String {
