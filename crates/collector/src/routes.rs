@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 
 use crate::audit::audit_site;
 use crate::config::Site;
-use crate::store::{now_rfc3339, Appended, NewReceipt, StoredReceipt, PAGE};
+use crate::store::{now_rfc3339, Appended, Lookup, NewReceipt, StoredReceipt, PAGE};
 use crate::{AppError, AppState, Collector};
 
 /// How far ahead of our clock a receipt's `issued_at` may be: visitors'
@@ -117,21 +117,29 @@ struct Acknowledgement<'a> {
     receipt_id: &'a str,
     received_at: &'a str,
     seq: i64,
+    /// With `receipt_id`, what names this receipt (`GET
+    /// /v1/receipts/{id}?key=…`).
+    subject_key: &'a str,
 }
 
-fn acknowledgement(row: &StoredReceipt) -> Acknowledgement<'_> {
+/// `subject_key` is the thumbprint of the key that signed the bytes just
+/// received: the row's own, and still there when retention has erased the
+/// row's copy, so a duplicate's answer stays identical.
+fn acknowledgement<'a>(row: &'a StoredReceipt, subject_key: &'a str) -> Acknowledgement<'a> {
     Acknowledgement {
         chain_hash: &row.chain_hash,
         countersignature: &row.countersignature,
         receipt_id: &row.receipt_id,
         received_at: &row.received_at,
         seq: row.seq,
+        subject_key,
     }
 }
 
 fn stored_json(row: &StoredReceipt) -> Value {
     json!({
         "receipt_id": row.receipt_id,
+        "subject_key": row.subject_key,
         "site": row.site,
         "jws": row.jws,
         "received_at": row.received_at,
@@ -196,17 +204,18 @@ pub(crate) async fn post_receipt(
             method: r.method.as_str().to_owned(),
         })
         .await?;
+    let key = &verified.thumbprint;
     match appended {
         Appended::New(row) => {
-            Ok((StatusCode::CREATED, Json(acknowledgement(&row))).into_response())
+            Ok((StatusCode::CREATED, Json(acknowledgement(&row, key))).into_response())
         }
         Appended::Duplicate(row) => {
-            Ok((StatusCode::OK, Json(acknowledgement(&row))).into_response())
+            Ok((StatusCode::OK, Json(acknowledgement(&row, key))).into_response())
         }
         Appended::Conflict => Err(AppError::api(
             StatusCode::CONFLICT,
             "conflict",
-            "a different receipt with this receipt_id is already stored",
+            "a different receipt with this receipt_id and this visitor key is already stored",
         )),
     }
 }
@@ -267,18 +276,48 @@ pub(crate) async fn get_notice(
     Ok(([(CONTENT_TYPE, "application/json")], text).into_response())
 }
 
-/// `GET /v1/receipts/{id}`. The id is a random UUID v4 (122 random bits)
-/// that only the visitor's browser and the site know: it works like a secret
-/// link, so holding it is the permission to read the receipt.
+#[derive(Deserialize)]
+pub(crate) struct ReceiptQuery {
+    key: Option<String>,
+}
+
+/// An RFC 7638 thumbprint as receipts carry it: SHA-256, base64url, 43
+/// characters.
+fn is_thumbprint(s: &str) -> bool {
+    s.len() == 43
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// `GET /v1/receipts/{id}[?key=<subject key>]`. The id is a random UUID v4
+/// (122 random bits) that only the visitor's browser and the site know: it
+/// works like a secret link, so holding it is the permission to read the
+/// receipt. A receipt is its id with its subject key: anyone can sign a
+/// receipt under an id they have seen, so when several carry the id, `key`
+/// (the form's `consentry_receipt_key` field, or the receipt's
+/// `subject.key`) says which one.
 pub(crate) async fn get_receipt(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    Query(query): Query<ReceiptQuery>,
 ) -> Result<Json<Value>, AppError> {
     let c = collector(&state)?;
-    if !is_uuid_v4(&id) {
+    let key = query.key.as_deref();
+    if !is_uuid_v4(&id) || key.is_some_and(|key| !is_thumbprint(key)) {
         return Err(AppError::NotFound);
     }
-    let row = c.store.get(&id).await?.ok_or(AppError::NotFound)?;
+    let row = match c.store.get(&id, key).await? {
+        Lookup::One(row) => row,
+        Lookup::Missing => return Err(AppError::NotFound),
+        Lookup::Ambiguous => {
+            return Err(AppError::api(
+                StatusCode::CONFLICT,
+                "ambiguous",
+                "several receipts carry this id; add ?key=<the subject key from the form's \
+                 consentry_receipt_key field or the receipt>",
+            ))
+        }
+    };
     if let Some(pruned_at) = &row.pruned_at {
         return Err(AppError::api(
             StatusCode::GONE,

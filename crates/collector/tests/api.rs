@@ -8,6 +8,7 @@ use std::sync::Arc;
 use axum::body::{to_bytes, Body};
 use axum::http::{Request, StatusCode};
 use axum::Router;
+use consentry_collector::store::Lookup;
 use consentry_collector::{app, audit, retention, AppState, Collector, Site, Sites, Store};
 use serde_json::Value;
 use support::common;
@@ -156,6 +157,11 @@ async fn a_valid_receipt_is_stored_countersigned_and_a_resend_gets_the_same_answ
         Some(golden("valid.jws").as_slice())
     );
     assert_eq!(stored["countersignature"], ack["countersignature"]);
+    let key = common::thumbprint_of(&common::key_a());
+    assert_eq!(
+        (&stored["subject_key"], &ack["subject_key"]),
+        (&key.clone().into(), &key.into())
+    );
     assert!(support::signer()
         .verify(ack["countersignature"].as_str().expect("str"))
         .is_some_and(|payload| payload.contains(common::RECEIPT_ID)));
@@ -290,6 +296,93 @@ async fn a_different_receipt_reusing_an_id_is_a_conflict() {
     assert_eq!(
         (reply.status, reply.error()),
         (StatusCode::CONFLICT, "conflict".into())
+    );
+}
+
+/// Someone who saw the visitor's receipt id (in the cookie, a form's hidden
+/// field) posts a receipt of their own under it first: the visitor's
+/// receipt is still stored, and the key tells the two apart.
+#[tokio::test]
+async fn a_receipt_id_squatted_by_another_key_still_takes_the_visitors_receipt() {
+    let api = api().await;
+    let id = support::uuid();
+    let (visitor, squatter) = (common::key_a(), common::key_b());
+    let (visitor_key, squatter_key) = (
+        common::thumbprint_of(&visitor),
+        common::thumbprint_of(&squatter),
+    );
+    let squat = support::signed_by(&squatter, common::SITE, &id, common::ISSUED_AT);
+    let mine = support::signed_by(&visitor, common::SITE, &id, common::ISSUED_AT);
+
+    let first = api.post_receipt(squat.clone()).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.text());
+    let second = api.post_receipt(mine.clone()).await;
+    assert_eq!(second.status, StatusCode::CREATED, "{}", second.text());
+    let ack = second.json();
+    assert_eq!(
+        (&ack["receipt_id"], &ack["seq"]),
+        (&id.clone().into(), &2.into())
+    );
+    assert_eq!(ack["subject_key"], visitor_key.as_str());
+    let again = api.post_receipt(mine.clone()).await;
+    assert_eq!((again.status, &again.body), (StatusCode::OK, &second.body));
+
+    let keyed = |key: &str| format!("/v1/receipts/{id}?key={key}");
+    let got = api.get(&keyed(&visitor_key), None).await;
+    assert_eq!(got.status, StatusCode::OK, "{}", got.text());
+    let got = got.json();
+    assert_eq!(got["jws"], mine.as_str());
+    assert_eq!(got["subject_key"], visitor_key.as_str());
+    assert_eq!(got["countersignature"], ack["countersignature"]);
+    assert_eq!(
+        api.get(&keyed(&squatter_key), None).await.json()["jws"],
+        squat.as_str()
+    );
+    let nobody = common::thumbprint_of(&common::key_from_seed(3));
+    assert_eq!(
+        api.get(&keyed(&nobody), None).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        api.get(&keyed("not-a-key"), None).await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    let unkeyed = api.get(&format!("/v1/receipts/{id}"), None).await;
+    assert_eq!(
+        (unkeyed.status, unkeyed.error()),
+        (StatusCode::CONFLICT, "ambiguous".into())
+    );
+    assert!(
+        unkeyed.json()["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("?key=") && m.contains("consentry_receipt_key")),
+        "{}",
+        unkeyed.text()
+    );
+
+    let bearer = format!("Bearer {TOKEN}");
+    let export = api
+        .get("/v1/export?site=acme-landing&format=ndjson", Some(&bearer))
+        .await;
+    let lines: Vec<Value> = export
+        .text()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("line"))
+        .collect();
+    let jws: Vec<&str> = lines
+        .iter()
+        .filter(|line| line["receipt_id"] == id.as_str())
+        .filter_map(|line| line["jws"].as_str())
+        .collect();
+    assert_eq!(jws, [squat.as_str(), mine.as_str()]);
+    let report = api
+        .get("/v1/audit?site=acme-landing", Some(&bearer))
+        .await
+        .json();
+    assert_eq!(
+        (&report["ok"], &report["receipts"]),
+        (&true.into(), &2.into())
     );
 }
 
@@ -537,7 +630,9 @@ async fn past_retention_a_receipt_loses_its_personal_data_and_the_chain_still_au
         (gone.status, gone.error()),
         (StatusCode::GONE, "pruned".into())
     );
-    let row = api.store.get(&id).await.expect("get").expect("row kept");
+    let Lookup::One(row) = api.store.get(&id, None).await.expect("get") else {
+        panic!("the row is kept");
+    };
     assert_eq!((row.jws.as_str(), row.subject_key.as_str()), ("", ""));
     assert_eq!(row.countersignature, first["countersignature"]);
 

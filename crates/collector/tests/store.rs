@@ -5,9 +5,10 @@
 mod support;
 
 use consentry_collector::audit::{self, audit_site};
-use consentry_collector::store::{next_chain_hash, unhex32, Appended, GENESIS};
+use consentry_collector::store::{next_chain_hash, unhex32, Appended, Lookup, GENESIS};
 use consentry_receipt::verify::{hex, sha256};
-use support::{new_receipt, signed, uuid, Db};
+use support::common::{key_a, key_b, thumbprint_of};
+use support::{new_receipt, signed, signed_by, uuid, Db};
 
 const ISSUED: &str = "2026-11-23T18:30:00.000Z";
 
@@ -36,6 +37,17 @@ fn assert_bad_row(report: &audit::Report, seq: i64, reason: &str) {
 
 fn site(name: &str) -> String {
     format!("{name}-{}", support::unique())
+}
+
+/// The one receipt stored under `id`.
+async fn only(
+    store: &consentry_collector::Store,
+    id: &str,
+) -> consentry_collector::store::StoredReceipt {
+    match store.get(id, None).await.expect("get") {
+        Lookup::One(row) => *row,
+        other => panic!("one receipt under {id}: {other:?}"),
+    }
 }
 
 async fn append_n(store: &consentry_collector::Store, site: &str, n: usize) -> Vec<String> {
@@ -71,8 +83,8 @@ async fn appends_chain_and_countersign(db: Db) {
     assert_eq!(unhex32(&b.chain_hash), Some(h2));
     assert!(support::signer().verify(&b.countersignature).is_some());
     assert_eq!(
-        store.get(&b.receipt_id).await.expect("get"),
-        Some(b.clone())
+        store.get(&b.receipt_id, None).await.expect("get"),
+        Lookup::One(Box::new(b.clone()))
     );
     assert_eq!(
         store.head(&site).await.expect("head"),
@@ -221,11 +233,11 @@ async fn retention_keeps_the_chain_and_the_audit_catches_an_early_deletion(db: D
         store.prune(&s, &cutoff, &two_days_on).await.expect("again"),
         0
     );
-    let pruned = store.get(&old[0]).await.expect("get").expect("row");
+    let pruned = only(&store, &old[0]).await;
     assert_eq!((pruned.jws.as_str(), pruned.subject_key.as_str()), ("", ""));
     assert_eq!(pruned.pruned_at.as_deref(), Some(two_days_on.as_str()));
     assert_eq!(pruned.jws_sha256.len(), 64);
-    let still = store.get(&kept[0]).await.expect("get").expect("row");
+    let still = only(&store, &kept[0]).await;
     assert!(still.pruned_at.is_none() && !still.jws.is_empty());
     let key = support::common::thumbprint_of(&support::common::key_a());
     let history = store.by_subject(&key, 100_000).await.expect("history");
@@ -305,6 +317,87 @@ async fn a_visitors_history_spans_sites_oldest_first(db: Db) {
     assert!(at(&first[0]) < at(&second[0]));
 }
 
+/// A receipt id is public before its receipt is stored (the visitor's
+/// cookie, a form's hidden field): someone who signs a receipt under it
+/// with their own key first does not get the visitor's receipt refused.
+async fn a_receipt_id_taken_first_by_another_key_still_stores_the_visitors_receipt(db: Db) {
+    let store = db.open().await;
+    let site = site("squatted");
+    let id = uuid();
+    let (visitor, squatter) = (thumbprint_of(&key_a()), thumbprint_of(&key_b()));
+    let squat = signed_by(&key_b(), &site, &id, ISSUED);
+    let mine = signed_by(&key_a(), &site, &id, ISSUED);
+
+    let Appended::New(theirs) = store.append(new_receipt(&squat)).await.expect("squat") else {
+        panic!("the squatter's receipt is new");
+    };
+    let Appended::New(row) = store.append(new_receipt(&mine)).await.expect("mine") else {
+        panic!("the visitor's receipt is stored too");
+    };
+    assert_eq!((theirs.seq, row.seq), (1, 2));
+    assert_eq!(
+        (row.jws.as_str(), row.subject_key.as_str()),
+        (mine.as_str(), visitor.as_str())
+    );
+    assert_eq!(
+        store.get(&id, Some(&visitor)).await.expect("get"),
+        Lookup::One(Box::new(row.clone()))
+    );
+    assert_eq!(
+        store.get(&id, Some(&squatter)).await.expect("get"),
+        Lookup::One(Box::new(theirs))
+    );
+    assert_eq!(store.get(&id, None).await.expect("get"), Lookup::Ambiguous);
+
+    // The visitor's own rules are unchanged: a resend is a duplicate, other
+    // bytes under their id and key a conflict.
+    assert_eq!(
+        store.append(new_receipt(&mine)).await.expect("again"),
+        Appended::Duplicate(row.clone())
+    );
+    let other = signed_by(&key_a(), &site, &id, "2026-11-23T18:31:00.000Z");
+    assert_eq!(
+        store.append(new_receipt(&other)).await.expect("other"),
+        Appended::Conflict
+    );
+    let history = store.by_subject(&visitor, 100_000).await.expect("history");
+    assert!(history.contains(&row));
+    let report = audit_now(&store, &site).await;
+    assert!(report.ok && report.receipts == 2, "{report:?}");
+}
+
+/// Retention erases a receipt's key: a resend of the same bytes is still its
+/// duplicate, and a new receipt under that id is stored (nothing to
+/// conflict with).
+async fn a_pruned_receipt_is_a_duplicate_of_itself_and_conflicts_with_nothing(db: Db) {
+    let store = db.open().await;
+    let site = site("pruned-id");
+    let id = uuid();
+    let old = signed(&site, &id, ISSUED);
+    let Appended::New(_) = store.append(new_receipt(&old)).await.expect("old") else {
+        panic!("new");
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let now = consentry_collector::store::now_rfc3339();
+    assert_eq!(store.prune(&site, &now, &now).await.expect("prune"), 1);
+    let pruned = only(&store, &id).await;
+
+    assert_eq!(
+        store.append(new_receipt(&old)).await.expect("resend"),
+        Appended::Duplicate(pruned)
+    );
+    let newer = signed(&site, &id, "2026-11-23T18:31:00.000Z");
+    let Appended::New(row) = store.append(new_receipt(&newer)).await.expect("newer") else {
+        panic!("a receipt under a pruned id is new");
+    };
+    assert_eq!(row.seq, 2);
+    let key = thumbprint_of(&key_a());
+    assert_eq!(
+        store.get(&id, Some(&key)).await.expect("get"),
+        Lookup::One(Box::new(row))
+    );
+}
+
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -333,6 +426,8 @@ suite!(
     retention_keeps_the_chain_and_the_audit_catches_an_early_deletion,
     notices_are_stored_once_per_hash,
     a_visitors_history_spans_sites_oldest_first,
+    a_receipt_id_taken_first_by_another_key_still_stores_the_visitors_receipt,
+    a_pruned_receipt_is_a_duplicate_of_itself_and_conflicts_with_nothing,
 );
 
 /// A restarted or failed-over PostgreSQL drops every connection; the same
@@ -357,11 +452,13 @@ async fn postgres_store_reconnects_after_its_connections_are_dropped() {
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
 
     let ids = append_n(&store, &site, 1).await;
-    assert!(store
-        .get(&ids[0])
-        .await
-        .expect("read after reconnect")
-        .is_some());
+    assert!(matches!(
+        store
+            .get(&ids[0], None)
+            .await
+            .expect("read after reconnect"),
+        Lookup::One(_)
+    ));
     assert_eq!(store.head(&site).await.expect("head").map(|h| h.0), Some(2));
 }
 
@@ -396,4 +493,155 @@ async fn a_sqlite_database_from_before_retention_is_migrated_in_place() {
     append_n(&store, &s, 1).await;
     let report = audit_now(&store, &s).await;
     assert!(report.ok && report.receipts == 3, "{report:?}");
+}
+
+/// The receipts table as collectors made it while a receipt was its id
+/// alone: `receipt_id` UNIQUE as a column constraint.
+const RECEIPTS_WITH_UNIQUE_IDS: &str = "CREATE TABLE receipts (
+    site TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    receipt_id TEXT NOT NULL UNIQUE,
+    jws TEXT NOT NULL,
+    jws_sha256 TEXT NOT NULL,
+    subject_key TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    chain_hash TEXT NOT NULL,
+    countersignature TEXT NOT NULL,
+    issued_at TEXT NOT NULL,
+    action TEXT NOT NULL,
+    method TEXT NOT NULL,
+    pruned_at TEXT,
+    PRIMARY KEY (site, seq)
+)";
+
+/// `(name, origin)` of every index of `receipts` ('u': a UNIQUE constraint).
+fn sqlite_indexes(path: &std::path::Path) -> Vec<(String, String)> {
+    let conn = rusqlite::Connection::open(path).expect("open");
+    let mut stmt = conn
+        .prepare("SELECT name, origin FROM pragma_index_list('receipts') ORDER BY name")
+        .expect("prepare");
+    let rows = stmt
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .expect("query");
+    rows.collect::<Result<_, _>>().expect("rows")
+}
+
+/// SQLite cannot drop a column's UNIQUE: opening a database made with it
+/// rebuilds the table, keeping every row as it was (pruned ones too) and
+/// its indexes, and then a receipt under an id another key took is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sqlite_database_where_an_id_alone_was_unique_is_rebuilt_with_every_row() {
+    let dir = support::TempDir::new("unique-ids");
+    let path = dir.0.join("consentry.db");
+    let url = format!("sqlite://{}", path.display());
+    let (s, p) = (site("unique-ids"), site("unique-ids-pruned"));
+    let (ids, before) = {
+        let store = consentry_collector::Store::open(&url, support::signer())
+            .await
+            .expect("open");
+        let ids = append_n(&store, &s, 2).await;
+        append_n(&store, &p, 1).await;
+        let (now, later) = (
+            consentry_collector::store::now_rfc3339(),
+            consentry_receipt::receipt::format_rfc3339_utc(consentry_collector::now_ms() + 1000),
+        );
+        assert_eq!(store.prune(&p, &later, &now).await.expect("prune"), 1);
+        let mut rows = store.page(&s, 0, 100).await.expect("page");
+        rows.extend(store.page(&p, 0, 100).await.expect("page"));
+        (ids, rows)
+    };
+    // Back to the table of the previous release, with its indexes.
+    let conn = rusqlite::Connection::open(&path).expect("open");
+    conn.execute_batch(&format!(
+        "ALTER TABLE receipts RENAME TO receipts_today;
+         {RECEIPTS_WITH_UNIQUE_IDS};
+         INSERT INTO receipts SELECT site, seq, receipt_id, jws, jws_sha256, subject_key, \
+         received_at, chain_hash, countersignature, issued_at, action, method, pruned_at \
+         FROM receipts_today;
+         DROP TABLE receipts_today;
+         CREATE INDEX receipts_by_subject ON receipts (subject_key);
+         CREATE INDEX receipts_kept_by_age ON receipts (site, received_at) \
+         WHERE pruned_at IS NULL;"
+    ))
+    .expect("downgrade");
+    drop(conn);
+    assert!(sqlite_indexes(&path)
+        .iter()
+        .any(|(_, origin)| origin == "u"));
+
+    for _ in 0..2 {
+        // Twice: a migrated database opens as it is.
+        let store = consentry_collector::Store::open(&url, support::signer())
+            .await
+            .expect("reopen");
+        let mut rows = store.page(&s, 0, 100).await.expect("page");
+        rows.extend(store.page(&p, 0, 100).await.expect("page"));
+        assert_eq!(rows, before);
+        let names: Vec<String> = sqlite_indexes(&path)
+            .into_iter()
+            .filter(|(_, origin)| origin != "pk")
+            .map(|(name, origin)| {
+                assert_eq!(origin, "c", "{name}");
+                name
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "receipts_by_id",
+                "receipts_by_subject",
+                "receipts_kept_by_age",
+                "receipts_one_per_key"
+            ]
+        );
+    }
+
+    let store = consentry_collector::Store::open(&url, support::signer())
+        .await
+        .expect("reopen");
+    let squat = signed_by(&key_b(), &s, &ids[0], ISSUED);
+    let outcome = store.append(new_receipt(&squat)).await.expect("squat");
+    assert!(
+        matches!(&outcome, Appended::New(row) if row.seq == 3),
+        "{outcome:?}"
+    );
+    let report = audit_now(&store, &s).await;
+    assert!(report.ok && report.receipts == 3, "{report:?}");
+}
+
+/// PostgreSQL drops the old `receipts_receipt_id_key` constraint (in a
+/// schema of its own here, so the other tests' table is left alone).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_database_where_an_id_alone_was_unique_drops_that_constraint() {
+    let Some(Db::Postgres(url)) = Db::postgres() else {
+        return;
+    };
+    let schema = format!("unique_ids_{}", support::unique());
+    let admin = Db::Postgres(url.clone());
+    admin.tamper(&format!("CREATE SCHEMA {schema}")).await;
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let db = Db::Postgres(format!("{url}{sep}options=-csearch_path%3D{schema}"));
+    let s = site("unique-ids");
+    let ids = {
+        let store = db.open().await;
+        append_n(&store, &s, 2).await
+    };
+    // Back to the table of the previous release: the id alone is unique.
+    db.tamper(
+        "DROP INDEX receipts_one_per_key; DROP INDEX receipts_by_id; \
+         ALTER TABLE receipts ADD CONSTRAINT receipts_receipt_id_key UNIQUE (receipt_id);",
+    )
+    .await;
+
+    let store = db.open().await;
+    let again = db.open().await;
+    let squat = signed_by(&key_b(), &s, &ids[0], ISSUED);
+    let outcome = store.append(new_receipt(&squat)).await.expect("squat");
+    assert!(
+        matches!(&outcome, Appended::New(row) if row.seq == 3),
+        "{outcome:?}"
+    );
+    let report = audit_now(&again, &s).await;
+    assert!(report.ok && report.receipts == 3, "{report:?}");
+    admin.tamper(&format!("DROP SCHEMA {schema} CASCADE")).await;
 }

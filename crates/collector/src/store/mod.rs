@@ -17,6 +17,17 @@
 //! row (`site_heads`) is locked by every batch that appends to it (`BEGIN
 //! IMMEDIATE` on SQLite, `SELECT … FOR UPDATE` on PostgreSQL), so several
 //! writers — threads or collector processes — keep one contiguous chain.
+//!
+//! # Which receipt is which
+//!
+//! A receipt is identified by its id *together with* its subject key (the
+//! RFC 7638 thumbprint of the key that signed it). The id alone is public
+//! before the receipt is stored — in the visitor's cookie, in a form's hidden
+//! field, readable by any script on the page — so anyone could sign a
+//! receipt under it first; only the holder of the private key can sign one
+//! under its thumbprint. Same id and key: the same bytes are a duplicate,
+//! other bytes a conflict. Same id, another key: another receipt, stored on
+//! its own row, which changes nothing for the first.
 
 mod postgres;
 mod sqlite;
@@ -84,7 +95,8 @@ pub enum Appended {
     New(StoredReceipt),
     /// The same bytes were stored before: here is that row, unchanged.
     Duplicate(StoredReceipt),
-    /// A different receipt with this id is stored: refuse, never overwrite.
+    /// A different receipt with this id and this subject key is stored:
+    /// refuse, never overwrite.
     Conflict,
 }
 
@@ -131,6 +143,18 @@ type Reply = oneshot::Sender<Result<Appended, StoreError>>;
 struct Job {
     receipt: NewReceipt,
     reply: Reply,
+}
+
+/// What [`Store::get`] found under a receipt id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    /// No receipt carries this id (or none of this key and none pruned).
+    Missing,
+    /// The one receipt asked for: kept, or pruned (`pruned_at` set).
+    One(Box<StoredReceipt>),
+    /// Several receipts carry this id (signed by different keys) and no key
+    /// was given to choose between them.
+    Ambiguous,
 }
 
 /// The store: cheap to clone, shared by every handler.
@@ -184,11 +208,28 @@ impl Store {
             .map_err(|_| StoreError("the store writer has stopped".into()))?
     }
 
-    pub async fn get(&self, receipt_id: &str) -> Result<Option<StoredReceipt>, StoreError> {
-        match &self.reader {
-            Reader::Sqlite(r) => r.get(receipt_id.to_owned()).await,
-            Reader::Postgres(r) => r.get(receipt_id).await,
-        }
+    /// The receipt `receipt_id` names: with `key` (a subject key
+    /// thumbprint) exactly that visitor's; without it the only receipt
+    /// carrying the id, or [`Lookup::Ambiguous`] when several do.
+    ///
+    /// Retention erased a pruned receipt's key, so it can no longer be told
+    /// apart by key: with a key and no kept receipt of that key, a pruned
+    /// receipt with the id is answered (it holds no personal data any more),
+    /// so a visitor asking for a deleted receipt learns that it was deleted.
+    pub async fn get(&self, receipt_id: &str, key: Option<&str>) -> Result<Lookup, StoreError> {
+        let rows = match &self.reader {
+            Reader::Sqlite(r) => {
+                r.by_id(receipt_id.to_owned(), key.map(str::to_owned))
+                    .await?
+            }
+            Reader::Postgres(r) => r.by_id(receipt_id, key).await?,
+        };
+        let mut rows = rows.into_iter();
+        Ok(match (rows.next(), rows.next()) {
+            (None, _) => Lookup::Missing,
+            (Some(row), None) => Lookup::One(Box::new(row)),
+            (Some(_), Some(_)) => Lookup::Ambiguous,
+        })
     }
 
     /// One visitor's receipts on every site, oldest first (at most `limit`).
@@ -346,30 +387,50 @@ impl Plan {
     }
 }
 
+/// What a receipt is, given the rows already holding its id (stored, or
+/// added earlier in this batch): the same bytes are a duplicate of that row
+/// (a pruned row keeps its `jws_sha256`, so a repost of a pruned receipt is
+/// one too); other bytes under the same subject key are a conflict; rows of
+/// other keys, and pruned rows of other bytes (their key is erased, so they
+/// cannot be attributed), do not matter. `None`: a new receipt.
+fn same_id<'a>(
+    r: &NewReceipt,
+    sha_hex: &str,
+    rows: impl Iterator<Item = &'a StoredReceipt>,
+) -> Option<Appended> {
+    let mut conflict = false;
+    for row in rows {
+        if row.jws_sha256 == sha_hex {
+            return Some(Appended::Duplicate(row.clone()));
+        }
+        conflict |= row.pruned_at.is_none() && row.subject_key == r.subject_key;
+    }
+    conflict.then_some(Appended::Conflict)
+}
+
+/// `existing`: every stored row carrying one of the batch's receipt ids,
+/// whatever its key, by id.
 fn plan(
     batch: &[&NewReceipt],
-    existing: HashMap<String, StoredReceipt>,
+    existing: HashMap<String, Vec<StoredReceipt>>,
     mut heads: BTreeMap<String, (i64, [u8; 32])>,
     signer: &Countersigner,
     received_at: &str,
 ) -> Plan {
     let mut outcomes: Vec<Appended> = Vec::with_capacity(batch.len());
-    // Receipt id → index in `outcomes` of the row this batch adds for it:
-    // a second copy later in the same batch is a duplicate of that row.
-    let mut added: HashMap<&str, usize> = HashMap::new();
+    // Receipt id → indexes in `outcomes` of the rows this batch adds for it:
+    // a second copy later in the same batch is a duplicate of that row, and
+    // a receipt of another key under that id is a new row of its own.
+    let mut added: HashMap<&str, Vec<usize>> = HashMap::new();
     for r in batch {
         let sha_hex = hex(&r.jws_sha256);
-        let stored = existing.get(&r.receipt_id).or_else(|| {
-            added
-                .get(r.receipt_id.as_str())
-                .and_then(|&i| outcomes[i].new_row())
-        });
-        if let Some(row) = stored {
-            let outcome = if row.jws_sha256 == sha_hex {
-                Appended::Duplicate(row.clone())
-            } else {
-                Appended::Conflict
-            };
+        let stored = existing.get(&r.receipt_id).into_iter().flatten();
+        let earlier = added
+            .get(r.receipt_id.as_str())
+            .into_iter()
+            .flatten()
+            .filter_map(|&i| outcomes[i].new_row());
+        if let Some(outcome) = same_id(r, &sha_hex, stored.chain(earlier)) {
             outcomes.push(outcome);
             continue;
         }
@@ -386,7 +447,7 @@ fn plan(
             received_at,
             &chain_hash,
         );
-        added.insert(&r.receipt_id, outcomes.len());
+        added.entry(&r.receipt_id).or_default().push(outcomes.len());
         outcomes.push(Appended::New(StoredReceipt {
             site: r.site.clone(),
             seq,
@@ -420,13 +481,18 @@ pub fn now_rfc3339() -> String {
     consentry_receipt::receipt::format_rfc3339_utc(crate::now_ms())
 }
 
-/// The tables, the same on both stores (SQLite reads `BIGINT` as an
-/// integer column, so one text serves both).
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS receipts (
+/// The receipts table, under a name (SQLite's migration builds a copy). No
+/// key on `receipt_id` alone: a receipt is its id and its subject key (see
+/// the module docs), kept unique by the `receipts_one_per_key` index.
+macro_rules! receipts_table {
+    ($name:literal) => {
+        concat!(
+            "CREATE TABLE IF NOT EXISTS ",
+            $name,
+            " (
     site TEXT NOT NULL,
     seq BIGINT NOT NULL,
-    receipt_id TEXT NOT NULL UNIQUE,
+    receipt_id TEXT NOT NULL,
     jws TEXT NOT NULL,
     jws_sha256 TEXT NOT NULL,
     subject_key TEXT NOT NULL,
@@ -438,8 +504,17 @@ CREATE TABLE IF NOT EXISTS receipts (
     method TEXT NOT NULL,
     pruned_at TEXT,
     PRIMARY KEY (site, seq)
-);
-CREATE INDEX IF NOT EXISTS receipts_by_subject ON receipts (subject_key);
+)"
+        )
+    };
+}
+
+/// The tables, the same on both stores (SQLite reads `BIGINT` as an
+/// integer column, so one text serves both). Their indexes are [`INDEXES`],
+/// made after the migrations.
+const SCHEMA: &str = concat!(
+    receipts_table!("receipts"),
+    ";
 CREATE TABLE IF NOT EXISTS site_heads (
     site TEXT PRIMARY KEY,
     seq BIGINT NOT NULL,
@@ -451,7 +526,44 @@ CREATE TABLE IF NOT EXISTS notices (
     text TEXT NOT NULL,
     received_at TEXT NOT NULL
 );
-";
+"
+);
+
+/// Where SQLite's migration copies a table made when `receipt_id` was
+/// UNIQUE on its own (a column constraint SQLite cannot drop).
+const RECEIPTS_REBUILT: &str = receipts_table!("receipts_rebuilt");
+
+/// The indexes of `receipts`, by name, run after `SCHEMA` and the
+/// migrations (two of them need `pruned_at`, which older databases gain
+/// first). PostgreSQL creates only the missing ones: CREATE INDEX locks the
+/// table even when the index exists.
+const INDEXES: [(&str, &str); 4] = [
+    (
+        "receipts_by_subject",
+        "CREATE INDEX IF NOT EXISTS receipts_by_subject ON receipts (subject_key)",
+    ),
+    // Dedupe and `GET /v1/receipts/{id}` read every row of an id, pruned
+    // ones too, which the partial index below does not hold.
+    (
+        "receipts_by_id",
+        "CREATE INDEX IF NOT EXISTS receipts_by_id ON receipts (receipt_id)",
+    ),
+    // One kept receipt per id and key. Pruned rows are left out: their key
+    // is erased, and a row of another key may still arrive under that id.
+    (
+        "receipts_one_per_key",
+        "CREATE UNIQUE INDEX IF NOT EXISTS receipts_one_per_key \
+         ON receipts (receipt_id, subject_key) WHERE pruned_at IS NULL",
+    ),
+    // Partial: a retention pass finds the receipts still kept and old
+    // enough without walking the ever-growing pruned part of a chain, and
+    // new rows land at its right edge.
+    (
+        "receipts_kept_by_age",
+        "CREATE INDEX IF NOT EXISTS receipts_kept_by_age \
+         ON receipts (site, received_at) WHERE pruned_at IS NULL",
+    ),
+];
 
 macro_rules! inserted_columns {
     () => {
@@ -464,28 +576,42 @@ const COLUMNS: &str = inserted_columns!();
 /// The columns every SELECT of a receipt row lists, in `StoredReceipt` order.
 const ROW_COLUMNS: &str = concat!(inserted_columns!(), ", pruned_at");
 
+/// `Store::get`'s rows: without a key, two at most (one is the answer, two
+/// are ambiguous, however many squatters signed under the id); with a key,
+/// that key's kept row, else a pruned row of the id (its key is erased).
+const BY_ID: &str = concat!(
+    "SELECT ",
+    inserted_columns!(),
+    ", pruned_at FROM receipts WHERE receipt_id = $1 ORDER BY site, seq LIMIT 2"
+);
+const BY_ID_AND_KEY: &str = concat!(
+    "SELECT ",
+    inserted_columns!(),
+    ", pruned_at FROM receipts WHERE receipt_id = $1 \
+     AND (subject_key = $2 OR pruned_at IS NOT NULL) \
+     ORDER BY pruned_at IS NOT NULL, site, seq LIMIT 1"
+);
+
 /// Rows deleted per statement by a retention run: short write transactions,
 /// so receipts keep arriving while a large backlog is pruned.
 const PRUNE_CHUNK: i64 = 1000;
-
-/// Run after `SCHEMA` and after `pruned_at` exists (older databases gain it
-/// first). A partial index: a retention pass finds the receipts still kept
-/// and old enough without walking the ever-growing pruned part of a chain,
-/// and new rows land at its right edge.
-const RETENTION_INDEX: &str = "CREATE INDEX IF NOT EXISTS receipts_kept_by_age \
-     ON receipts (site, received_at) WHERE pruned_at IS NULL";
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn receipt(site: &str, id: &str, jws: &str) -> NewReceipt {
+        signed_by("key", site, id, jws)
+    }
+
+    /// A receipt signed by the key whose thumbprint is `key`.
+    fn signed_by(key: &str, site: &str, id: &str, jws: &str) -> NewReceipt {
         NewReceipt {
             site: site.into(),
             receipt_id: id.into(),
             jws: jws.into(),
             jws_sha256: sha256(jws.as_bytes()),
-            subject_key: "key".into(),
+            subject_key: key.into(),
             issued_at: "2026-11-23T18:30:00.000Z".into(),
             action: "grant".into(),
             method: "banner".into(),
@@ -525,7 +651,7 @@ mod tests {
             pruned_at: None,
         };
         let c_again = receipt("two", "c", "jws-c");
-        let existing = HashMap::from([("c".to_owned(), stored.clone())]);
+        let existing = HashMap::from([("c".to_owned(), vec![stored.clone()])]);
         let heads = BTreeMap::from([("two".to_owned(), (9, GENESIS))]);
         let now = "2026-11-23T18:30:01.000Z";
 
@@ -560,5 +686,111 @@ mod tests {
         );
         let payload = signer.verify(&row(new_b).countersignature).expect("ours");
         assert!(payload.contains("\"seq\":2"), "{payload}");
+    }
+
+    /// A row as the store holds it: `receipt` appended at `seq`.
+    fn stored(receipt: &NewReceipt, seq: i64) -> StoredReceipt {
+        StoredReceipt {
+            site: receipt.site.clone(),
+            seq,
+            receipt_id: receipt.receipt_id.clone(),
+            jws: receipt.jws.clone(),
+            jws_sha256: hex(&receipt.jws_sha256),
+            subject_key: receipt.subject_key.clone(),
+            received_at: "2026-11-23T18:00:00.000Z".into(),
+            chain_hash: hex(&GENESIS),
+            countersignature: "cs".into(),
+            issued_at: receipt.issued_at.clone(),
+            action: receipt.action.clone(),
+            method: receipt.method.clone(),
+            pruned_at: None,
+        }
+    }
+
+    /// A squatter who read the visitor's receipt id (cookie, form field)
+    /// signs a receipt under it with their own key before the visitor's
+    /// arrives: the visitor's receipt is still stored, on its own row, and
+    /// only the visitor's own receipts under that id are its duplicates or
+    /// conflicts.
+    #[test]
+    fn a_receipt_under_an_id_another_key_took_first_is_stored_as_its_own_row() {
+        let signer = Countersigner::from_seed(&[7u8; 32]).expect("key");
+        let squatter = signed_by("k2", "one", "x", "jws-x-by-k2");
+        let squatted = stored(&squatter, 9);
+        let visitor = signed_by("k1", "one", "x", "jws-x-by-k1");
+        let visitor_again = visitor.clone();
+        let visitor_other = signed_by("k1", "one", "x", "jws-x-by-k1-other");
+        let squatter_again = squatter.clone();
+        let third = signed_by("k3", "one", "x", "jws-x-by-k3");
+        let existing = HashMap::from([("x".to_owned(), vec![squatted.clone()])]);
+        let heads = BTreeMap::from([("one".to_owned(), (9, GENESIS))]);
+
+        let plan = plan(
+            &[
+                &visitor,
+                &visitor_again,
+                &visitor_other,
+                &squatter_again,
+                &third,
+            ],
+            existing,
+            heads,
+            &signer,
+            "2026-11-23T18:30:01.000Z",
+        );
+
+        let [new_visitor, dup_visitor, conflict, dup_squatter, new_third] = &plan.outcomes[..]
+        else {
+            panic!("one outcome per receipt: {:?}", plan.outcomes);
+        };
+        let Appended::New(row) = new_visitor else {
+            panic!("the visitor's receipt is new: {new_visitor:?}");
+        };
+        assert_eq!(
+            (row.seq, row.jws.as_str(), row.subject_key.as_str()),
+            (10, "jws-x-by-k1", "k1")
+        );
+        assert_eq!(dup_visitor, &Appended::Duplicate(row.clone()));
+        assert_eq!(conflict, &Appended::Conflict);
+        assert_eq!(dup_squatter, &Appended::Duplicate(squatted));
+        assert_eq!(
+            new_third.new_row().map(|r| (r.seq, r.subject_key.as_str())),
+            Some((11, "k3"))
+        );
+        assert_eq!(plan.heads["one"].0, 11);
+    }
+
+    /// Retention blanked a row's JWS and key and kept its hash: a repost of
+    /// those bytes is still that row's duplicate, and a receipt of other
+    /// bytes under the id is new, since the pruned row cannot be
+    /// attributed to any key.
+    #[test]
+    fn a_pruned_row_is_a_duplicate_by_its_hash_and_never_a_conflict() {
+        let signer = Countersigner::from_seed(&[7u8; 32]).expect("key");
+        let old = signed_by("k1", "one", "x", "jws-x-old");
+        let pruned = StoredReceipt {
+            jws: String::new(),
+            subject_key: String::new(),
+            pruned_at: Some("2029-11-23T18:00:00.000Z".into()),
+            ..stored(&old, 4)
+        };
+        let repost = old.clone();
+        let other = signed_by("k1", "one", "x", "jws-x-new");
+        let other_again = other.clone();
+        let existing = HashMap::from([("x".to_owned(), vec![pruned.clone()])]);
+        let heads = BTreeMap::from([("one".to_owned(), (4, GENESIS))]);
+
+        let plan = plan(
+            &[&repost, &other, &other_again],
+            existing,
+            heads,
+            &signer,
+            "2029-11-23T18:30:01.000Z",
+        );
+
+        assert_eq!(plan.outcomes[0], Appended::Duplicate(pruned));
+        let row = plan.outcomes[1].new_row().expect("other bytes are new");
+        assert_eq!((row.seq, row.jws.as_str()), (5, "jws-x-new"));
+        assert_eq!(plan.outcomes[2], Appended::Duplicate(row.clone()));
     }
 }

@@ -12,7 +12,8 @@ use tokio_postgres::{Client, NoTls, Row};
 
 use super::{
     answer, drain, now_rfc3339, plan, unhex32, Appended, Job, NewReceipt, StoreError,
-    StoredReceipt, COLUMNS, GENESIS, PRUNE_CHUNK, RETENTION_INDEX, ROW_COLUMNS, SCHEMA,
+    StoredReceipt, BY_ID, BY_ID_AND_KEY, COLUMNS, GENESIS, INDEXES, PRUNE_CHUNK, ROW_COLUMNS,
+    SCHEMA,
 };
 use crate::keys::Countersigner;
 
@@ -46,25 +47,40 @@ pub(super) async fn open(
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
         .await?;
     tx.batch_execute(SCHEMA).await?;
-    // Databases created before retention existed lack `pruned_at` and its
-    // index. Looked up first: ALTER TABLE and CREATE INDEX lock the table
-    // even when there is nothing to do, and other collectors are writing.
-    let missing = tx
+    // Older databases lack `pruned_at` (made before retention existed) or
+    // indexes, or still have `receipt_id` UNIQUE on its own (made when a
+    // receipt was its id alone). Looked up first: ALTER TABLE and CREATE
+    // INDEX lock the table even when there is nothing to do, and other
+    // collectors are writing.
+    let found = tx
         .query_one(
-            "SELECT NOT EXISTS (SELECT 1 FROM information_schema.columns \
+            "SELECT EXISTS (SELECT 1 FROM information_schema.columns \
              WHERE table_schema = current_schema() AND table_name = 'receipts' \
              AND column_name = 'pruned_at'), \
-             NOT EXISTS (SELECT 1 FROM pg_indexes WHERE schemaname = current_schema() \
-             AND indexname = 'receipts_kept_by_age')",
+             EXISTS (SELECT 1 FROM information_schema.table_constraints \
+             WHERE table_schema = current_schema() AND table_name = 'receipts' \
+             AND constraint_name = 'receipts_receipt_id_key'), \
+             ARRAY(SELECT indexname::text FROM pg_indexes \
+             WHERE schemaname = current_schema() AND tablename = 'receipts')",
             &[],
         )
         .await?;
-    if missing.get::<_, bool>(0) {
+    let (has_pruned_at, id_alone_unique, indexes): (bool, bool, Vec<String>) =
+        (found.get(0), found.get(1), found.get(2));
+    if !has_pruned_at {
         tx.batch_execute("ALTER TABLE receipts ADD COLUMN pruned_at TEXT")
             .await?;
     }
-    if missing.get::<_, bool>(1) {
-        tx.batch_execute(RETENTION_INDEX).await?;
+    for (name, index) in INDEXES {
+        if !indexes.iter().any(|have| have == name) {
+            tx.batch_execute(index).await?;
+        }
+    }
+    // Dropped after `receipts_one_per_key` exists, so receipts are never
+    // left without a uniqueness rule.
+    if id_alone_unique {
+        tx.batch_execute("ALTER TABLE receipts DROP CONSTRAINT IF EXISTS receipts_receipt_id_key")
+            .await?;
     }
     tx.commit().await?;
     let reader = connect(url).await?;
@@ -96,9 +112,10 @@ async fn write_loop(
         }
         let receipts: Vec<&NewReceipt> = batch.iter().map(|job| &job.receipt).collect();
         let mut outcome = write_batch(&mut client, &receipts, &signer).await;
-        // The batch rolled back as a whole. Once more: a receipt id that
-        // another collector committed for another site in the meantime
-        // (unique violation) is then seen as stored and answered as a conflict.
+        // The batch rolled back as a whole. Once more: a receipt (same id,
+        // same key) that another collector committed for another site in the
+        // meantime (unique violation) is then seen as stored and answered as
+        // a duplicate or a conflict.
         if outcome.is_err() && !client.is_closed() {
             outcome = write_batch(&mut client, &receipts, &signer).await;
         }
@@ -132,20 +149,21 @@ async fn write_batch(
         heads.insert(site.to_owned(), (row.get::<_, i64>(0), chain));
     }
     // Read under the head locks: a concurrent writer of the same receipt
-    // (same site) has committed or not started.
+    // (same site) has committed or not started. Every key's rows of these ids.
     let ids: Vec<&str> = batch.iter().map(|r| r.receipt_id.as_str()).collect();
-    let existing: HashMap<String, StoredReceipt> = tx
+    let mut existing: HashMap<String, Vec<StoredReceipt>> = HashMap::new();
+    let rows = tx
         .query(
             &format!("SELECT {ROW_COLUMNS} FROM receipts WHERE receipt_id = ANY($1)"),
             &[&ids],
         )
-        .await?
-        .iter()
-        .map(|row| {
-            let row = read_row(row);
-            (row.receipt_id.clone(), row)
-        })
-        .collect();
+        .await?;
+    for row in rows.iter().map(read_row) {
+        existing
+            .entry(row.receipt_id.clone())
+            .or_default()
+            .push(row);
+    }
 
     let plan = plan(batch, existing, heads, signer, &now_rfc3339());
     let insert = tx
@@ -214,15 +232,17 @@ impl Reader {
         Ok(Arc::clone(&*slot))
     }
 
-    pub(super) async fn get(&self, id: &str) -> Result<Option<StoredReceipt>, StoreError> {
-        let sql = format!("SELECT {ROW_COLUMNS} FROM receipts WHERE receipt_id = $1");
-        Ok(self
-            .client()
-            .await?
-            .query_opt(&sql, &[&id])
-            .await?
-            .as_ref()
-            .map(read_row))
+    pub(super) async fn by_id(
+        &self,
+        id: &str,
+        key: Option<&str>,
+    ) -> Result<Vec<StoredReceipt>, StoreError> {
+        let client = self.client().await?;
+        let rows = match key {
+            Some(key) => client.query(BY_ID_AND_KEY, &[&id, &key]).await?,
+            None => client.query(BY_ID, &[&id]).await?,
+        };
+        Ok(rows.iter().map(read_row).collect())
     }
 
     pub(super) async fn by_subject(

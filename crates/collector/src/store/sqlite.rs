@@ -10,7 +10,8 @@ use tokio::sync::mpsc;
 
 use super::{
     answer, drain, now_rfc3339, plan, unhex32, Appended, Job, NewReceipt, StoreError,
-    StoredReceipt, COLUMNS, GENESIS, PRUNE_CHUNK, RETENTION_INDEX, ROW_COLUMNS, SCHEMA,
+    StoredReceipt, BY_ID, BY_ID_AND_KEY, COLUMNS, GENESIS, INDEXES, PRUNE_CHUNK, RECEIPTS_REBUILT,
+    ROW_COLUMNS, SCHEMA,
 };
 use crate::keys::Countersigner;
 
@@ -33,9 +34,9 @@ pub(super) fn open(
     jobs: mpsc::Receiver<Job>,
     signer: Arc<Countersigner>,
 ) -> Result<Reader, StoreError> {
-    let writer = connect(path)?;
+    let mut writer = connect(path)?;
     writer.execute_batch(SCHEMA)?;
-    migrate(&writer)?;
+    migrate(&mut writer)?;
     let reader = connect(path)?;
     std::thread::Builder::new()
         .name("sqlite-writer".into())
@@ -46,17 +47,45 @@ pub(super) fn open(
     })
 }
 
-/// Databases created before retention existed lack `pruned_at`.
-fn migrate(conn: &Connection) -> Result<(), StoreError> {
-    let has: bool = conn.query_row(
+/// Brings an older database to today's table, in one write transaction
+/// (another process opening the file waits, then finds nothing to do):
+/// - databases created before retention existed lack `pruned_at`;
+/// - databases created when a receipt was its id alone have `receipt_id`
+///   UNIQUE as a column constraint, which SQLite cannot drop: the table is
+///   rebuilt (SQLite's documented way to change a table's constraints) with
+///   every row and column as they were, then its indexes are made again.
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let has_pruned_at: bool = tx.query_row(
         "SELECT COUNT(*) > 0 FROM pragma_table_info('receipts') WHERE name = 'pruned_at'",
         [],
         |row| row.get(0),
     )?;
-    if !has {
-        conn.execute_batch("ALTER TABLE receipts ADD COLUMN pruned_at TEXT")?;
+    if !has_pruned_at {
+        tx.execute_batch("ALTER TABLE receipts ADD COLUMN pruned_at TEXT")?;
     }
-    conn.execute_batch(RETENTION_INDEX)?;
+    // A UNIQUE constraint's index has origin 'u' (ours are 'c': made by
+    // CREATE INDEX; the primary key's is 'pk').
+    let id_alone_unique: bool = tx.query_row(
+        "SELECT COUNT(*) > 0 FROM pragma_index_list('receipts') AS list \
+         WHERE list.origin = 'u' AND (SELECT group_concat(info.name) \
+         FROM pragma_index_info(list.name) AS info) = 'receipt_id'",
+        [],
+        |row| row.get(0),
+    )?;
+    if id_alone_unique {
+        tx.execute_batch(&format!(
+            "DROP TABLE IF EXISTS receipts_rebuilt;
+             {RECEIPTS_REBUILT};
+             INSERT INTO receipts_rebuilt ({ROW_COLUMNS}) SELECT {ROW_COLUMNS} FROM receipts;
+             DROP TABLE receipts;
+             ALTER TABLE receipts_rebuilt RENAME TO receipts;"
+        ))?;
+    }
+    for (_, index) in INDEXES {
+        tx.execute_batch(index)?;
+    }
+    tx.commit()?;
     Ok(())
 }
 
@@ -77,9 +106,9 @@ fn write_batch(
 ) -> Result<Vec<Appended>, StoreError> {
     // IMMEDIATE takes the database write lock now: it is the head-row lock.
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    // One query for the whole batch's ids (a batch is far below SQLite's
-    // 32 766 parameters).
-    let mut existing = HashMap::new();
+    // One query for the whole batch's ids, every key's rows (a batch is far
+    // below SQLite's 32 766 parameters).
+    let mut existing: HashMap<String, Vec<StoredReceipt>> = HashMap::new();
     {
         let placeholders = vec!["?"; batch.len()].join(", ");
         let mut by_id = tx.prepare(&format!(
@@ -89,7 +118,10 @@ fn write_batch(
         let rows = by_id.query_map(rusqlite::params_from_iter(ids), read_row)?;
         for row in rows {
             let row = row?;
-            existing.insert(row.receipt_id.clone(), row);
+            existing
+                .entry(row.receipt_id.clone())
+                .or_default()
+                .push(row);
         }
     }
     let mut heads = BTreeMap::new();
@@ -181,12 +213,25 @@ impl Reader {
         .map_err(|err| StoreError(format!("sqlite reader task: {err}")))?
     }
 
-    pub(super) async fn get(&self, id: String) -> Result<Option<StoredReceipt>, StoreError> {
+    /// `$1`, `$2` are named parameters to SQLite, numbered in order of
+    /// appearance, so the statements PostgreSQL runs serve here too.
+    pub(super) async fn by_id(
+        &self,
+        id: String,
+        key: Option<String>,
+    ) -> Result<Vec<StoredReceipt>, StoreError> {
         self.with(move |c| {
-            let sql = format!("SELECT {ROW_COLUMNS} FROM receipts WHERE receipt_id = ?1");
-            Ok(c.prepare_cached(&sql)?
-                .query_row([id], read_row)
-                .optional()?)
+            let rows = match key {
+                Some(key) => c
+                    .prepare_cached(BY_ID_AND_KEY)?
+                    .query_map(params![id, key], read_row)?
+                    .collect::<Result<_, _>>()?,
+                None => c
+                    .prepare_cached(BY_ID)?
+                    .query_map(params![id], read_row)?
+                    .collect::<Result<_, _>>()?,
+            };
+            Ok(rows)
         })
         .await
     }

@@ -64,8 +64,12 @@ pub fn signer() -> Arc<Countersigner> {
 
 /// A receipt signed by key A for `site`, as the store receives it.
 pub fn signed(site: &str, id: &str, issued_at: &str) -> String {
-    let key = common::key_a();
-    common::sign_receipt(&key, &common::receipt_with(&key, site, id, issued_at))
+    signed_by(&common::key_a(), site, id, issued_at)
+}
+
+/// A receipt signed by `key` (its visitor, or someone reusing an id).
+pub fn signed_by(key: &p256::ecdsa::SigningKey, site: &str, id: &str, issued_at: &str) -> String {
+    common::sign_receipt(key, &common::receipt_with(key, site, id, issued_at))
 }
 
 pub fn new_receipt(jws: &str) -> NewReceipt {
