@@ -16,14 +16,18 @@
 //! # Layout
 //! - `config`: the site config, its defaults and its checks (pure)
 //! - `consent`: choices, the `consentry` cookie format, when to ask again (pure)
+//! - `proof`: the notice, the receipt of a choice, its JWS, the retry policy (pure)
+//! - `outbox`: a receipt's journal entry and every delivery decision (pure)
 //! - `widget`: the one owned `Widget` state (browser only)
 //! - `ui`: banner, preferences dialog, reopen button, form checkboxes
-//! - `page`: cookies, script/iframe gating, events for the site
+//! - `page`: cookies, script/iframe gating, events for the site, and the
+//!   courier task that signs and delivers receipts
 //!
 //! This file is the whole JS API; every export is documented here.
 
 pub mod config;
 pub mod consent;
+pub mod outbox;
 pub mod proof;
 
 #[cfg(all(test, target_arch = "wasm32"))]
@@ -54,6 +58,14 @@ pub enum Command {
     ClosePreferences,
     /// Grant one category (an embed's "Allow and load").
     Grant(String),
+}
+
+impl Command {
+    /// A choice the visitor makes, recorded as theirs: only a person's
+    /// gesture (a trusted event) may make it.
+    pub fn is_choice(&self) -> bool {
+        !matches!(self, Command::OpenPreferences | Command::ClosePreferences)
+    }
 }
 
 #[cfg(target_arch = "wasm32")]
@@ -135,16 +147,10 @@ mod web {
         }
     }
 
-    /// Runs `f` on the receipts state, when receipts are on.
-    pub(crate) fn with_proof<R>(f: impl FnOnce(&mut crate::page::outbox::Proof) -> R) -> Option<R> {
-        with_widget(|w| w.proof.as_mut().map(f)).flatten()
-    }
-
-    /// A form passed its consent checks and is being sent: its receipt is
-    /// written down now, and its id returned for the form's hidden field.
-    pub(crate) fn form_submitted(choice: FormChoice) -> Option<String> {
-        let receipt_id =
-            with_widget(|w| w.record_form(&choice.selector, &choice.purposes)).flatten();
+    /// A form's data is being sent: its receipt is written down now, and its
+    /// id (with the visitor's key, once known) returned for the form's data.
+    pub(crate) fn form_submitted(choice: FormChoice) -> Option<(String, Option<String>)> {
+        let receipt = with_widget(|w| w.record_form(&choice.selector, &choice.purposes)).flatten();
         let detail = js_sys::Object::new();
         signals::set(&detail, "form", &JsValue::from_str(&choice.selector));
         let purposes = js_sys::Array::new();
@@ -155,14 +161,16 @@ mod web {
             purposes.push(&p);
         }
         signals::set(&detail, "purposes", &purposes);
-        if let Some(id) = &receipt_id {
+        if let Some((id, _)) = &receipt {
             signals::set(&detail, "receiptId", &JsValue::from_str(id));
         }
         signals::dispatch("consentry:form", &detail.into());
-        if receipt_id.is_some() {
-            crate::page::outbox::kick();
-        }
-        receipt_id
+        receipt
+    }
+
+    /// A held form's receipt: settles once it is handed to the network.
+    pub(crate) fn hand_over() -> Option<js_sys::Promise> {
+        with_widget(|w| w.hand_over()).flatten()
     }
 
     /// Starts the widget with a site config: a plain object as in
@@ -305,4 +313,4 @@ mod web {
 }
 
 #[cfg(target_arch = "wasm32")]
-pub(crate) use web::{command, form_submitted, with_proof};
+pub(crate) use web::{command, form_submitted, hand_over};

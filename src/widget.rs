@@ -8,7 +8,7 @@ use web_sys::Element;
 
 use crate::config::Config;
 use crate::consent::{self, Choice, ConsentState, Method};
-use crate::page::outbox::{self, Proof};
+use crate::page::courier::{Msg, Receipts};
 use crate::page::{cookies, gating, signals};
 use crate::proof;
 use crate::ui::{banner, dom, forms, preferences, reopen, Mounted, Shell};
@@ -29,7 +29,7 @@ pub struct Widget {
     next_callback: u32,
     _open_links: EventListener,
     /// Signed receipts, when the config names an `endpoint`.
-    pub proof: Option<Proof>,
+    receipts: Option<Receipts>,
 }
 
 /// What must happen after the widget is released: running gated scripts,
@@ -39,8 +39,6 @@ pub struct Outcome {
     event: &'static str,
     detail: JsValue,
     callbacks: Vec<js_sys::Function>,
-    /// A receipt was written down: sign and send it.
-    receipt: bool,
 }
 
 impl Outcome {
@@ -51,9 +49,6 @@ impl Outcome {
         signals::dispatch(self.event, &self.detail);
         for cb in &self.callbacks {
             signals::call(cb, &self.detail);
-        }
-        if self.receipt {
-            outbox::kick();
         }
     }
 }
@@ -97,15 +92,18 @@ impl Widget {
             .as_ref()
             .map(|s| s.receipt_id.clone())
             .unwrap_or_default();
-        let proof = config
-            .endpoint
-            .as_deref()
-            .map(|e| Proof::new(&config, e, &last_id));
-        if proof.is_some() {
-            outbox::load_latest(config.id.clone());
-        }
+        let receipts = config.endpoint.as_deref().map(|e| {
+            let notice = proof::notice(&config).canonical().unwrap_or_default();
+            let r = Receipts::start(&config.id, e, notice, &last_id);
+            // Receipts left unsigned or unsent by an earlier page go out now.
+            r.send(Msg::Wake);
+            if !config.forms.is_empty() {
+                r.send(Msg::Prepare);
+            }
+            r
+        });
         let mut w = Widget {
-            proof,
+            receipts,
             gpc: gpc_signal(),
             config,
             state,
@@ -127,14 +125,11 @@ impl Widget {
         }
         gating::sync_frames(&w.config, w.state.as_ref(), &mut w.placeholders);
         let detail = signals::consent_object(w.state.as_ref());
-        // Receipts left unsigned or unsent by an earlier page go out now.
-        let receipt = w.proof.is_some();
         let outcome = Outcome {
             state: w.state.clone(),
             event: "consentry:ready",
             detail,
             callbacks: Vec::new(),
-            receipt,
         };
         Ok((w, outcome))
     }
@@ -164,12 +159,12 @@ impl Widget {
             return;
         }
         self.return_focus = self.focused_element();
-        let latest = self.proof.as_ref().and_then(|p| p.latest.as_ref());
+        let latest = self.receipts.as_ref().and_then(Receipts::latest);
         self.preferences = Some(preferences::render(
             &self.shell.root,
             &self.config,
             self.state.as_ref(),
-            latest,
+            latest.as_ref(),
         ));
     }
 
@@ -204,10 +199,12 @@ impl Widget {
     pub fn choose(&mut self, choice: &Choice, method: Method) -> Outcome {
         let now = signals::now_s();
         let mut next = consent::resolve(&self.config, choice, self.gpc, now);
-        next.receipt_id = consent::uuid_v4(signals::random_bytes());
         let change = consent::change(&self.config, self.state.as_ref(), &next);
         let action = consent::action(self.state.as_ref(), &change);
-        let receipt = self.record(&next, action, method);
+        if let Some(id) = self.new_receipt_id() {
+            next.receipt_id = id;
+            self.record(&next, action, method);
+        }
         cookies::save_state(&self.config, &next, now);
         cookies::clear_categories(&self.config, &change.newly_refused);
         self.state = Some(next);
@@ -228,46 +225,78 @@ impl Widget {
             event: "consentry:change",
             detail,
             callbacks: self.callbacks.iter().map(|(_, f)| f.clone()).collect(),
-            receipt,
+        }
+    }
+
+    /// A fresh receipt id when receipts are on; never one made of zeros.
+    fn new_receipt_id(&self) -> Option<String> {
+        self.receipts.as_ref()?;
+        match signals::random_bytes() {
+            Some(bytes) => Some(consent::uuid_v4(bytes)),
+            None => {
+                dom::log_error(
+                    "consentry: receipts: crypto.getRandomValues is unavailable, so no receipt is made",
+                );
+                None
+            }
         }
     }
 
     /// Writes down the receipt for a cookie choice (rule 8).
-    fn record(&mut self, next: &ConsentState, action: consent::Action, method: Method) -> bool {
+    fn record(&mut self, next: &ConsentState, action: consent::Action, method: Method) {
         self.write_receipt(|config, previous, page| {
             proof::for_choice(config, next, action, method, previous, page)
-        })
+        });
     }
 
     /// Writes down the receipt for a form's consent checkboxes; returns its
-    /// id for the form's hidden field.
-    pub fn record_form(&mut self, selector: &str, choices: &[(String, bool)]) -> Option<String> {
-        let id = consent::uuid_v4(signals::random_bytes());
+    /// id and the visitor's key (once known) for the form's data.
+    pub fn record_form(
+        &mut self,
+        selector: &str,
+        choices: &[(String, bool)],
+    ) -> Option<(String, Option<String>)> {
+        let id = self.new_receipt_id()?;
         self.write_receipt(|config, previous, page| {
             proof::for_form(config, &id, selector, choices, previous, page)
         })
-        .then_some(id.clone())
+        .then(|| {
+            (
+                id.clone(),
+                self.receipts.as_ref().and_then(Receipts::subject_key),
+            )
+        })
     }
 
-    /// Builds a receipt in this page's context and journals it; false when
-    /// receipts are off (no `endpoint`).
+    /// Asks the courier to sign and send what the journal holds now; the
+    /// promise settles once it is handed to the network (a held form waits
+    /// for it, at most a few hundred ms).
+    pub fn hand_over(&self) -> Option<js_sys::Promise> {
+        let receipts = self.receipts.as_ref()?;
+        let mut resolve = None;
+        let promise = js_sys::Promise::new(&mut |res, _| resolve = Some(res));
+        receipts.send(Msg::Handed(resolve?));
+        Some(promise)
+    }
+
+    /// Builds a receipt in this page's context, fixed now, and journals it;
+    /// false when receipts are off (no `endpoint`) or it cannot be written.
     fn write_receipt(
         &mut self,
         build: impl FnOnce(&Config, Option<&str>, &proof::Page<'_>) -> Receipt,
     ) -> bool {
-        let Some(p) = self.proof.as_mut() else {
+        let Some(r) = self.receipts.as_mut() else {
             return false;
         };
-        let (page, user_agent, gpc) = outbox::page_context(self.gpc);
+        let (page, user_agent) = signals::page_context();
         let ctx = proof::Page {
             page: &page,
             user_agent: &user_agent,
-            gpc,
+            gpc: self.gpc,
             now_ms: js_sys::Date::now() as i64,
         };
-        let previous = p.last_id.clone();
-        p.record(build(&self.config, Some(&previous), &ctx));
-        true
+        let previous = r.previous.clone();
+        r.record(build(&self.config, Some(&previous), &ctx))
     }
 
     /// Forgets the choice: the banner asks again.

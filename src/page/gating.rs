@@ -172,10 +172,7 @@ fn placeholder(config: &Config, frame: &Element, cat: &str) -> Placeholder {
     append(&element, &[&text, &button]);
     let _ = frame.set_attribute("hidden", "");
     let _ = frame.before_with_node_1(&element);
-    let cat = cat.to_owned();
-    let click = EventListener::new(&button, "click", move |_| {
-        crate::command(Command::Grant(cat.clone()))
-    });
+    let click = crate::ui::on_click(&button, Command::Grant(cat.to_owned()));
     Placeholder {
         frame: frame.clone(),
         element,

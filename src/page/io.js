@@ -1,16 +1,95 @@
-// The browser I/O the receipts need, as small promise-returning functions
-// the Rust side (page/outbox.rs) drives: IndexedDB, the visitor's WebCrypto
-// key, signing, hashing, the network, and a synchronous journal. Every
-// decision (what to sign, when to retry, what to keep) is made in Rust.
+// The browser I/O the receipts need, as small functions the Rust side
+// (page/courier.rs) drives: the journal and small records (localStorage),
+// the visitor's WebCrypto key (IndexedDB), signing, hashing, checking the
+// collector's Ed25519 countersignature, the network, the Web Lock that keeps
+// two tabs from signing one entry twice, beacons on pagehide, and sending a
+// held form. Every decision (what to sign, what to keep, when to retry) is
+// made in Rust (src/outbox.rs).
 //
 // Where IndexedDB or localStorage is unavailable (private mode, sandboxed
 // iframe) everything falls back to memory for this page: receipts are still
-// signed and sent, they just do not survive a reload.
+// signed and sent, they just do not survive a reload (`persistent()` says so).
 
+const memory = new Map();
+let lasting = true;
+
+function storage() {
+  try {
+    const s = window.localStorage;
+    s.getItem('consentry');
+    return s;
+  } catch (e) {
+    lasting = false;
+    return null;
+  }
+}
+
+// Records under `consentry:<kind>:<name>`: the journal, the latest receipt,
+// the collector's keys.
+export function recordGet(key) {
+  const s = storage();
+  try {
+    if (s) return s.getItem(key);
+  } catch (e) {
+    // Unreadable now: as if absent.
+  }
+  return memory.has(key) ? memory.get(key) : null;
+}
+
+export function recordPut(key, text) {
+  const s = storage();
+  try {
+    if (s) return void s.setItem(key, text);
+  } catch (e) {
+    // Full or refused: this page's memory keeps it.
+    lasting = false;
+  }
+  memory.set(key, text);
+}
+
+export function recordDelete(key) {
+  memory.delete(key);
+  try {
+    storage()?.removeItem(key);
+  } catch (e) {
+    // Nothing was stored there.
+  }
+}
+
+// The texts of every record whose key starts with `prefix`.
+export function recordsWith(prefix) {
+  const out = [];
+  for (const [k, v] of memory) if (k.startsWith(prefix)) out.push(v);
+  try {
+    const s = storage();
+    for (let i = 0; s && i < s.length; i++) {
+      const k = s.key(i);
+      if (k && k.startsWith(prefix) && !memory.has(k)) out.push(s.getItem(k));
+    }
+  } catch (e) {
+    // No storage: memory is all there is.
+  }
+  return out;
+}
+
+export function persistent() {
+  storage();
+  return lasting && typeof indexedDB !== 'undefined';
+}
+
+// Resolves, once this tab holds the journal lock, to the function that
+// releases it. Without Web Locks (an old browser) there is nothing to share.
+export function lock() {
+  if (!navigator.locks) return Promise.resolve(() => {});
+  return new Promise((held) => {
+    navigator.locks.request('consentry-journal', () => new Promise((release) => held(release)));
+  });
+}
+
+// IndexedDB `consentry`: the visitor's keys; earlier releases also kept
+// their outbox and latest receipt there (see `takeOld`).
 const STORES = ['keys', 'outbox', 'receipts', 'notices'];
-const memory = new Map(STORES.map((s) => [s, new Map()]));
 let opened;
-
 function db() {
   opened = opened || new Promise((resolve) => {
     try {
@@ -25,63 +104,29 @@ function db() {
   return opened;
 }
 
-function run(store, write, op) {
-  return db().then((d) => {
-    if (!d) return op(memory.get(store), true);
-    return new Promise((resolve, reject) => {
-      const t = d.transaction(store, write ? 'readwrite' : 'readonly');
-      const req = op(t.objectStore(store), false);
-      t.oncomplete = () => resolve(req && req.result);
-      t.onerror = t.onabort = () => reject(t.error);
-    });
-  });
+function idb(store, write, op) {
+  return db().then((d) => d && new Promise((resolve, reject) => {
+    const t = d.transaction(store, write ? 'readwrite' : 'readonly');
+    const req = op(t.objectStore(store));
+    t.oncomplete = () => resolve(req.result);
+    t.onerror = t.onabort = () => reject(t.error);
+  }));
 }
 
-export function idbGet(store, key) {
-  return run(store, false, (s) => s.get(key));
-}
 
-export function idbPut(store, key, value) {
-  if (store === 'outbox') inFlight.set(key, value);
-  return run(store, true, (s, mem) => (mem ? void s.set(key, value) : s.put(value, key)));
-}
-
-export function idbDelete(store, key) {
-  if (store === 'outbox') inFlight.delete(key);
-  return run(store, true, (s) => void s.delete(key));
-}
-
-export function idbAll(store) {
-  return run(store, false, (s, mem) => (mem ? [...s.values()] : s.getAll())).then((all) => {
-    if (store === 'outbox') all.forEach((v) => inFlight.set(v.id, v));
-    return all;
-  });
-}
-
-// Outbox entries this page knows of, so `beaconAll` can run synchronously in
-// `pagehide`, where nothing asynchronous is allowed to finish.
-const inFlight = new Map();
-
-export function beaconAll() {
-  for (const v of inFlight.values()) {
-    try {
-      navigator.sendBeacon(v.endpoint, new Blob([v.jws], { type: 'text/plain' }));
-    } catch (e) {
-      // Beacons are best effort; the entry stays in the outbox for the next page.
-    }
-  }
-}
+const pageKeys = new Map();
 
 // The visitor's key for this site: made once, private half non-extractable,
 // kept in IndexedDB (a CryptoKey survives structured cloning without ever
-// being exported).
+// being exported); without IndexedDB, one key for this page.
 export async function visitorKey(site) {
   if (!globalThis.crypto || !crypto.subtle) throw new Error('receipts need a secure (https) page: crypto.subtle is unavailable');
-  let pair = await idbGet('keys', site).catch(() => undefined);
+  let pair = pageKeys.get(site) || (await idb('keys', false, (s) => s.get(site)).catch(() => undefined));
   if (!pair) {
     pair = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign', 'verify']);
-    await idbPut('keys', site, pair).catch(() => undefined);
+    await idb('keys', true, (s) => s.put(pair, site)).catch(() => undefined);
   }
+  pageKeys.set(site, pair);
   const jwk = await crypto.subtle.exportKey('jwk', pair.publicKey);
   return { privateKey: pair.privateKey, x: jwk.x, y: jwk.y };
 }
@@ -92,57 +137,114 @@ export async function sign(privateKey, text) {
   return new Uint8Array(await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, privateKey, utf8(text)));
 }
 
+
 export async function sha256(text) {
   return new Uint8Array(await crypto.subtle.digest('SHA-256', utf8(text)));
 }
 
-// Resolves to [status, body]; status 0 means the network failed.
+// Resolves to [status, body]; status 0 means no answer (offline, CORS, DNS).
+// `keepalive`: a request started as the page goes away still completes.
 export function post(url, body) {
   return fetch(url, { method: 'POST', body, headers: { 'content-type': 'text/plain' }, credentials: 'omit', keepalive: true })
     .then((r) => r.text().then((t) => [r.status, t]), () => [0, '']);
 }
 
-// The journal: receipts written down synchronously at the moment of the
-// choice (a form may navigate away right after), signed later.
-const journalMemory = new Map();
-const PREFIX = 'consentry:journal:';
-
-function storage() {
-  try {
-    return window.localStorage;
-  } catch (e) {
-    return null;
-  }
-}
-
-export function journalPut(id, text) {
-  try {
-    storage().setItem(PREFIX + id, text);
-  } catch (e) {
-    journalMemory.set(id, text);
-  }
-}
-
-export function journalDelete(id) {
-  journalMemory.delete(id);
-  try {
-    storage().removeItem(PREFIX + id);
-  } catch (e) {
-    // Nothing was stored there.
-  }
-}
-
-// [[id, text], …]
-export function journalAll() {
-  const out = [...journalMemory.entries()];
-  try {
-    const s = storage();
-    for (let i = 0; i < s.length; i++) {
-      const k = s.key(i);
-      if (k && k.startsWith(PREFIX)) out.push([k.slice(PREFIX.length), s.getItem(k)]);
+// Checks a countersignature with the collector's Ed25519 key `kid` from its
+// JWKS at `url` (kept; fetched again when it lacks `kid`, after a key
+// rotation): true or false, or null where WebCrypto has no Ed25519.
+export async function verifyCountersignature(url, kid, signature, input) {
+  const find = (text) => {
+    try {
+      return JSON.parse(text).keys.find((k) => k.kid === kid && k.kty === 'OKP' && k.crv === 'Ed25519');
+    } catch (e) {
+      return undefined;
     }
-  } catch (e) {
-    // No storage: the memory journal is all there is.
+  };
+  const kept = 'consentry:jwks:' + url;
+  let jwk = find(recordGet(kept));
+  if (!jwk) {
+    const r = await fetch(url, { credentials: 'omit' }).catch(() => null);
+    const text = r && r.ok ? await r.text() : '';
+    jwk = find(text);
+    if (jwk) recordPut(kept, text);
   }
-  return out;
+  if (!jwk) return false;
+  let key;
+  try {
+    key = await crypto.subtle.importKey('jwk', { kty: 'OKP', crv: 'Ed25519', x: jwk.x }, { name: 'Ed25519' }, false, ['verify']);
+  } catch (e) {
+    return e && e.name === 'NotSupportedError' ? null : false;
+  }
+  return crypto.subtle.verify({ name: 'Ed25519' }, key, signature, utf8(input));
+}
+
+// What releases before this one kept in IndexedDB and localStorage, taken
+// out once: [unsigned receipt texts, [[endpoint, jws], …], the download file
+// of the site's latest receipt].
+export async function takeOld(site) {
+  const journal = [];
+  const s = storage();
+  for (let i = 0; s && i < s.length; i++) {
+    const k = s.key(i);
+    if (k && k.startsWith('consentry:journal:')) journal.push(k);
+  }
+  const texts = journal.map((k) => s.getItem(k));
+  journal.forEach((k) => s.removeItem(k));
+  const outbox = (await idb('outbox', false, (o) => o.getAll()).catch(() => null)) || [];
+  await idb('outbox', true, (o) => o.clear()).catch(() => undefined);
+  const latest = await idb('receipts', false, (o) => o.get(site)).catch(() => undefined);
+  return [texts, outbox.map((v) => [v.endpoint, v.jws]), latest && latest.file];
+}
+
+// [[endpoint, jws], …] to beacon on pagehide, where nothing asynchronous may
+// finish; set by the courier after every round.
+let beacons = [];
+export function setBeacons(list) {
+  beacons = list;
+}
+
+addEventListener('pagehide', () => {
+  for (const [url, jws] of beacons) {
+    try {
+      navigator.sendBeacon(url, new Blob([jws], { type: 'text/plain' }));
+    } catch (e) {
+      // Best effort: the entry stays in the journal for the next page.
+    }
+  }
+});
+
+// Sends a form whose native submission the widget held back while it signed
+// the form's receipt: once `handed` settles or after `ms`, whichever is
+// first. The site's submit handlers already ran, so `submit()` (which runs
+// none) is right; the submitter's name/value and its form* overrides are
+// carried over as a native submission would.
+export function submitHeld(form, submitter, handed, ms) {
+  let sent = false;
+  const go = () => {
+    if (sent) return;
+    sent = true;
+    const restore = [];
+    let extra = null;
+    if (submitter) {
+      if (submitter.name) {
+        extra = document.createElement('input');
+        extra.type = 'hidden';
+        extra.name = submitter.name;
+        extra.value = submitter.value;
+        form.appendChild(extra);
+      }
+      for (const a of ['action', 'method', 'enctype', 'target']) {
+        if (!submitter.hasAttribute('form' + a)) continue;
+        restore.push([a, form.getAttribute(a)]);
+        form.setAttribute(a, submitter.getAttribute('form' + a));
+      }
+    }
+    try {
+      HTMLFormElement.prototype.submit.call(form);
+    } finally {
+      extra?.remove();
+      for (const [a, v] of restore) v === null ? form.removeAttribute(a) : form.setAttribute(a, v);
+    }
+  };
+  Promise.race([handed, new Promise((r) => setTimeout(r, ms))]).then(go, go);
 }

@@ -1,8 +1,10 @@
 //! The widget's effects on the host page: the consent cookie, clearing the
-//! cookies of refused categories, releasing gated scripts and iframes, and
-//! the events and callbacks a site listens to.
+//! cookies of refused categories, releasing gated scripts and iframes, the
+//! events and callbacks a site listens to, and the courier that signs and
+//! delivers receipts.
 
 pub mod cookies;
+pub mod courier;
 pub mod gating;
-pub mod outbox;
+mod mailbox;
 pub mod signals;

@@ -41,13 +41,32 @@ fn iso(unix_s: u64) -> JsValue {
 }
 
 /// 16 bytes from the browser's CSPRNG (`crypto.getRandomValues`, which,
-/// unlike `randomUUID`, also works on plain-http pages).
-pub fn random_bytes() -> [u8; 16] {
+/// unlike `randomUUID`, also works on plain-http pages); `None` without it,
+/// never zeros.
+pub fn random_bytes() -> Option<[u8; 16]> {
     let mut bytes = [0u8; 16];
-    if let Some(crypto) = web_sys::window().and_then(|w| w.crypto().ok()) {
-        let _ = crypto.get_random_values_with_u8_array(&mut bytes);
-    }
-    bytes
+    let crypto = web_sys::window()?.crypto().ok()?;
+    crypto.get_random_values_with_u8_array(&mut bytes).ok()?;
+    Some(bytes)
+}
+
+/// The page a receipt records (origin and path, never the query or the
+/// fragment) and the user agent.
+pub fn page_context() -> (String, String) {
+    let window = web_sys::window();
+    let location = window.as_ref().map(|w| w.location());
+    let origin = location
+        .as_ref()
+        .and_then(|l| l.origin().ok())
+        .unwrap_or_default();
+    let path = location
+        .as_ref()
+        .and_then(|l| l.pathname().ok())
+        .unwrap_or_default();
+    let ua = window
+        .and_then(|w| w.navigator().user_agent().ok())
+        .unwrap_or_default();
+    (crate::ui::dom::concat(&[&origin, &path]), ua)
 }
 
 pub fn now_s() -> u64 {

@@ -86,7 +86,20 @@ impl Drop for Mounted {
     }
 }
 
-/// Runs a widget command when `target` is clicked.
+/// Runs a widget command when `target` is clicked. A choice needs a
+/// person's click: a script's `click()` would otherwise be recorded as the
+/// visitor's `accept_all` (the JS API is there for site code, and its
+/// receipts say `api`).
 pub fn on_click(target: &Element, cmd: crate::Command) -> gloo_events::EventListener {
-    gloo_events::EventListener::new(target, "click", move |_| crate::command(cmd.clone()))
+    gloo_events::EventListener::new(target, "click", move |e| {
+        if cmd.is_choice() && !e.is_trusted() {
+            web_sys::console::warn_1(
+                &"consentry: a scripted click on a consent button does nothing; call \
+                  consentry.acceptAll(), rejectAll() or acceptCategories() (their receipts say \"api\")"
+                    .into(),
+            );
+            return;
+        }
+        crate::command(cmd.clone())
+    })
 }

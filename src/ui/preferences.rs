@@ -13,7 +13,7 @@ use super::dom::{append, button, concat, document, el, fill, focus, link, text_e
 use super::{on_click, Mounted};
 use crate::config::{Category, Config};
 use crate::consent::ConsentState;
-use crate::page::outbox::Latest;
+use crate::outbox::Latest;
 use crate::Command;
 
 const FOCUSABLE: &str = "button:not([disabled]),input:not([disabled]),a[href]";
