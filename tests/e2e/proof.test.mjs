@@ -302,3 +302,41 @@ test('with the site open in two tabs, one choice is signed once and stored once'
   const rows = ndjson.trim().split('\n').map((l) => JSON.parse(l)).filter((r) => r.receipt_id === id);
   assert.equal(rows.length, 1, 'one stored receipt');
 });
+
+test('without localStorage or IndexedDB the receipt of this page is still signed and sent, and the console says it cannot survive a reload', LONG, async (t) => {
+  const { page, context } = await newPage(t);
+  await context.addInitScript(() => {
+    Object.defineProperty(window, 'localStorage', {
+      get() {
+        throw new DOMException('The operation is insecure.', 'SecurityError');
+      },
+    });
+    delete window.indexedDB;
+  });
+  const consoleErrors = [];
+  page.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()));
+  const b = await openBanner(page);
+  await b.getByRole('button', { name: 'Accept all', exact: true }).click();
+  const receipt = payloadOf((await stored((await consentCookie(context)).id)).jws);
+  assert.equal(receipt.method, 'accept_all');
+  const said = consoleErrors.filter((m) => m.includes('cannot survive a reload'));
+  assert.equal(said.length, 1, `one console line: ${JSON.stringify(consoleErrors)}`);
+});
+
+test('without crypto.getRandomValues the choice applies but no receipt is made (never an all-zero id)', T, async (t) => {
+  const { page, context } = await newPage(t);
+  await context.addInitScript(() => {
+    Crypto.prototype.getRandomValues = () => {
+      throw new Error('no randomness here');
+    };
+  });
+  const consoleErrors = [];
+  page.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()));
+  const b = await openBanner(page);
+  await b.getByRole('button', { name: 'Accept all', exact: true }).click();
+  const cookie = await consentCookie(context);
+  assert.deepEqual(cookie.c, ['necessary', 'analytics', 'marketing'], 'the choice itself is kept');
+  assert.ok(!cookie.id || !/^0{8}-/.test(cookie.id), `no all-zero id: ${cookie.id}`);
+  assert.deepEqual(await journal(page), [], 'no receipt');
+  assert.ok(consoleErrors.some((m) => m.includes('getRandomValues')), JSON.stringify(consoleErrors));
+});
