@@ -41,6 +41,8 @@ extern "C" {
     fn lock() -> js_sys::Promise;
     #[wasm_bindgen(js_name = takeOld)]
     fn take_old(site: &str) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = clearOld)]
+    fn clear_old() -> js_sys::Promise;
     #[wasm_bindgen(js_name = visitorKey)]
     fn visitor_key(site: &str) -> js_sys::Promise;
     fn sign(private_key: &JsValue, text: &str) -> js_sys::Promise;
@@ -295,6 +297,7 @@ impl Courier {
                 store(&e);
             }
         }
+        JsFuture::from(clear_old()).await?;
         record_put(MIGRATED, "1");
         Ok(())
     }

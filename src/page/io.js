@@ -178,22 +178,34 @@ export async function verifyCountersignature(url, kid, signature, input) {
   return crypto.subtle.verify({ name: 'Ed25519' }, key, signature, utf8(input));
 }
 
-// What releases before this one kept in IndexedDB and localStorage, taken
-// out once: [unsigned receipt texts, [[endpoint, jws], …], the download file
-// of the site's latest receipt].
+const OLD_JOURNAL = 'consentry:journal:';
+
+// What releases before this one kept in IndexedDB and localStorage:
+// [unsigned receipt texts, [[endpoint, jws], …], the download file of the
+// site's latest receipt]. Read first, cleared (`clearOld`) only once the
+// courier has journaled all of it.
 export async function takeOld(site) {
-  const journal = [];
   const s = storage();
+  const texts = [];
   for (let i = 0; s && i < s.length; i++) {
     const k = s.key(i);
-    if (k && k.startsWith('consentry:journal:')) journal.push(k);
+    if (k && k.startsWith(OLD_JOURNAL)) texts.push(s.getItem(k));
   }
-  const texts = journal.map((k) => s.getItem(k));
-  journal.forEach((k) => s.removeItem(k));
   const outbox = (await idb('outbox', false, (o) => o.getAll()).catch(() => null)) || [];
-  await idb('outbox', true, (o) => o.clear()).catch(() => undefined);
   const latest = await idb('receipts', false, (o) => o.get(site)).catch(() => undefined);
   return [texts, outbox.map((v) => [v.endpoint, v.jws]), latest && latest.file];
+}
+
+export async function clearOld() {
+  const s = storage();
+  const keys = [];
+  for (let i = 0; s && i < s.length; i++) {
+    const k = s.key(i);
+    if (k && k.startsWith(OLD_JOURNAL)) keys.push(k);
+  }
+  keys.forEach((k) => s.removeItem(k));
+  await idb('outbox', true, (o) => o.clear()).catch(() => undefined);
+  await idb('receipts', true, (o) => o.clear()).catch(() => undefined);
 }
 
 // [[endpoint, jws], …] to beacon on pagehide, where nothing asynchronous may

@@ -7,6 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
+import { readFileSync } from 'node:fs';
 import * as jose from 'jose';
 import { BASE, T, useBrowser, openBanner, consentCookie, landingConfig, settle, waitReady } from './helpers.mjs';
 
@@ -339,4 +340,84 @@ test('without crypto.getRandomValues the choice applies but no receipt is made (
   assert.ok(!cookie.id || !/^0{8}-/.test(cookie.id), `no all-zero id: ${cookie.id}`);
   assert.deepEqual(await journal(page), [], 'no receipt');
   assert.ok(consoleErrors.some((m) => m.includes('getRandomValues')), JSON.stringify(consoleErrors));
+});
+
+/** JSON with sorted keys: RFC 8785 for receipts (strings, whole numbers, booleans). */
+function canonical(v) {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v && typeof v === 'object') {
+    return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical(v[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+test('receipts an earlier release left in its IndexedDB outbox and journal are delivered, not dropped', LONG, async (t) => {
+  const golden = JSON.parse(readFileSync(new URL('../../crates/receipt/testdata/valid.payload.json', import.meta.url), 'utf8'));
+  const now = Date.now();
+  const receipt = (id) => ({
+    ...structuredClone(golden),
+    receipt_id: id,
+    issued_at: new Date(now - 60_000).toISOString(),
+    expires_at: new Date(now + 90 * 86_400_000).toISOString(),
+    context: { ...golden.context, page: BASE + '/' },
+  });
+  // Signed and waiting in the old IndexedDB outbox.
+  const signedId = crypto.randomUUID();
+  const { publicKey, privateKey } = await jose.generateKeyPair('ES256');
+  const jwk = await jose.exportJWK(publicKey);
+  const signedPayload = receipt(signedId);
+  signedPayload.subject.key = await jose.calculateJwkThumbprint(jwk, 'sha256');
+  const signedJws = await new jose.CompactSign(new TextEncoder().encode(canonical(signedPayload)))
+    .setProtectedHeader({ alg: 'ES256', typ: 'consentry-receipt+jws', jwk })
+    .sign(privateKey);
+  // Written down but never signed, in the old localStorage journal.
+  const writtenId = crypto.randomUUID();
+  const written = receipt(writtenId);
+  written.subject.key = '-'.repeat(43);
+  written.notice.sha256 = '-'.repeat(64);
+
+  const { page } = await newPage(t);
+  await servePage(page, '/old-release', '<!doctype html><title>An earlier release</title><p>No widget here.</p>');
+  await page.goto(BASE + '/old-release');
+  await page.evaluate(
+    async ({ signedId, signedJws, writtenId, writtenText, endpoint }) => {
+      localStorage.setItem('consentry:journal:' + writtenId, writtenText);
+      const db = await new Promise((resolve, reject) => {
+        const req = indexedDB.open('consentry', 1);
+        req.onupgradeneeded = () => ['keys', 'outbox', 'receipts', 'notices'].forEach((s) => req.result.createObjectStore(s));
+        req.onsuccess = () => resolve(req.result);
+        req.onerror = () => reject(req.error);
+      });
+      await new Promise((resolve, reject) => {
+        const tx = db.transaction('outbox', 'readwrite');
+        tx.objectStore('outbox').put({ id: signedId, endpoint, jws: signedJws, attempts: 3, due: 0 }, signedId);
+        tx.oncomplete = resolve;
+        tx.onerror = () => reject(tx.error);
+      });
+      db.close();
+    },
+    { signedId, signedJws, writtenId, writtenText: canonical(written), endpoint: RECEIPTS },
+  );
+  await page.goto(BASE + '/');
+  await waitReady(page);
+  assert.equal((await stored(signedId)).jws, signedJws, 'the signed receipt, byte for byte');
+  const signedLater = payloadOf((await stored(writtenId)).jws);
+  assert.equal(signedLater.receipt_id, writtenId);
+  assert.match(signedLater.notice.sha256, /^[0-9a-f]{64}$/);
+  await page.waitForFunction(
+    () => !Object.keys(localStorage).some((k) => k.startsWith('consentry:journal:') || k.startsWith('consentry:entry:')),
+    null,
+    { timeout: 15_000 },
+  );
+  const left = await page.evaluate(
+    () =>
+      new Promise((resolve) => {
+        const req = indexedDB.open('consentry', 1);
+        req.onsuccess = () => {
+          const all = req.result.transaction('outbox').objectStore('outbox').getAll();
+          all.onsuccess = () => resolve(all.result.length);
+        };
+      }),
+  );
+  assert.equal(left, 0, 'the old outbox is emptied once its receipts are journaled');
 });
