@@ -120,7 +120,8 @@ fn is_origin(s: &str) -> bool {
 ///   or `postgres://user:pass@host:port/db`.
 /// - `CONSENTRY_KEY_FILE`: the Ed25519 countersigning key (default
 ///   `collector.key` next to the SQLite file, or in the working directory
-///   for PostgreSQL); created with mode 0600 on first start.
+///   for PostgreSQL); made, mode 0600, on the first start of an empty store
+///   only. Missing while the store holds receipts: `serve` refuses to start.
 /// - `CONSENTRY_ADMIN_TOKEN`: bearer token for export and audit; without it
 ///   those routes answer 503.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -33,9 +33,11 @@ impl std::fmt::Debug for Countersigner {
 }
 
 impl Countersigner {
-    /// Reads the key file (the 32-byte seed in base64url), or creates it with
-    /// a fresh random seed and mode 0600 when it does not exist.
-    pub fn load_or_create(path: &Path) -> Result<Countersigner, String> {
+    /// Reads the key file (the 32-byte seed in base64url); `Ok(None)` only
+    /// when it does not exist. Unreadable (permission denied, a directory)
+    /// or malformed is an error: only the caller, knowing whether the store
+    /// is empty, may decide that a missing key means a new one.
+    pub fn load(path: &Path) -> Result<Option<Countersigner>, String> {
         let shown = path.display();
         match std::fs::read_to_string(path) {
             Ok(text) => {
@@ -44,26 +46,9 @@ impl Countersigner {
                     .ok_or_else(|| {
                         format!("key file {shown}: not a base64url 32-byte Ed25519 seed")
                     })?;
-                Self::from_seed(&seed)
+                Self::from_seed(&seed).map(Some)
             }
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-                let mut seed = [0u8; 32];
-                SystemRandom::new()
-                    .fill(&mut seed)
-                    .map_err(|_| "no system randomness for a new key".to_owned())?;
-                let mut options = std::fs::OpenOptions::new();
-                options.write(true).create_new(true);
-                #[cfg(unix)]
-                std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-                let mut file = options
-                    .open(path)
-                    .map_err(|err| format!("cannot create key file {shown}: {err}"))?;
-                writeln!(file, "{}", b64::encode(&seed))
-                    .and_then(|()| file.sync_all())
-                    .map_err(|err| format!("cannot write key file {shown}: {err}"))?;
-                tracing::info!("created a new countersigning key in {shown}");
-                Self::from_seed(&seed)
-            }
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(err) => Err(format!("cannot read key file {shown}: {err}")),
         }
     }
@@ -73,13 +58,53 @@ impl Countersigner {
     /// there would make every countersignature look invalid, and a stray key
     /// file next to the database could later be picked up by `serve`.
     pub fn load_existing(path: &Path) -> Result<Countersigner, String> {
-        if !path.exists() {
-            return Err(format!(
+        Self::load(path)?.ok_or_else(|| {
+            format!(
                 "no key file at {}: set CONSENTRY_KEY_FILE to the collector's key",
                 path.display()
-            ));
+            )
+        })
+    }
+
+    /// A fresh random key, in memory only: [`Countersigner::persist_new`]
+    /// writes it once the caller knows the store is empty.
+    pub fn generate() -> Result<Countersigner, String> {
+        let mut seed = [0u8; 32];
+        SystemRandom::new()
+            .fill(&mut seed)
+            .map_err(|_| "no system randomness for a new key".to_owned())?;
+        Self::from_seed(&seed)
+    }
+
+    /// Writes the seed to a new key file, mode 0600. `create_new`: if the
+    /// file appeared meanwhile (another collector starting on the same store)
+    /// this fails with `AlreadyExists` and overwrites nothing. The file and
+    /// its directory entry are synced before returning: every row signed
+    /// from now on names this key, so it must survive a power cut too.
+    pub fn persist_new(&self, path: &Path) -> std::io::Result<()> {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(path)?;
+        let written =
+            writeln!(file, "{}", b64::encode(&self.key.to_bytes())).and_then(|()| file.sync_all());
+        if let Err(err) = written {
+            // A half-written key would be refused as malformed at the next
+            // start; nothing was signed with it yet, so it can go.
+            drop(file);
+            let _ = std::fs::remove_file(path);
+            return Err(err);
         }
-        Self::load_or_create(path)
+        #[cfg(unix)]
+        {
+            let dir = match path.parent() {
+                Some(dir) if !dir.as_os_str().is_empty() => dir,
+                _ => Path::new("."),
+            };
+            std::fs::File::open(dir)?.sync_all()?;
+        }
+        Ok(())
     }
 
     pub fn from_seed(seed: &[u8]) -> Result<Countersigner, String> {
@@ -209,20 +234,39 @@ mod tests {
     }
 
     #[test]
-    fn a_key_file_is_created_once_private_and_read_back() {
+    fn a_new_key_is_written_once_private_and_read_back() {
         let dir = std::env::temp_dir().join(format!("consentry-keys-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("dir");
         let path = dir.join("collector.key");
-        let first = Countersigner::load_or_create(&path).expect("create");
-        let again = Countersigner::load_or_create(&path).expect("read");
+        assert!(Countersigner::load(&path)
+            .expect("missing is no error")
+            .is_none());
+        assert!(Countersigner::load_existing(&path).is_err());
+        let first = Countersigner::generate().expect("generate");
+        first.persist_new(&path).expect("persist");
+        let again = Countersigner::load_existing(&path).expect("read");
         assert_eq!(first.kid(), again.kid());
+        // Never overwritten, even by another new key.
+        let other = Countersigner::generate().expect("generate");
+        let err = other.persist_new(&path).expect_err("exists");
+        assert_eq!(err.kind(), std::io::ErrorKind::AlreadyExists);
+        assert_eq!(
+            Countersigner::load_existing(&path).expect("read").kid(),
+            first.kid()
+        );
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
             let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+        std::fs::write(&path, "not a key\n").expect("write");
+        let err = Countersigner::load(&path).expect_err("malformed");
+        assert!(
+            err.contains("not a base64url 32-byte Ed25519 seed"),
+            "{err}"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -103,17 +103,19 @@ pub struct Collector {
 }
 
 impl Collector {
-    /// Reads the sites file, loads (or creates) the key and opens the store.
+    /// Reads the sites file, loads the key and opens the store.
     /// `Ok(None)` when `config` names no sites file.
+    ///
+    /// A new key is made only for an empty store: with receipts in it, a
+    /// missing key file is an error, since every countersignature there
+    /// names the old key and a new one would silently unpublish it from
+    /// `/.well-known/jwks.json`.
     pub async fn open(config: &Config) -> Result<Option<Collector>, String> {
         let Some(path) = &config.sites_file else {
             return Ok(None);
         };
         let sites = Sites::load(path)?;
-        let signer = Arc::new(Countersigner::load_or_create(&config.key_file)?);
-        let store = Store::open(&config.database_url, Arc::clone(&signer))
-            .await
-            .map_err(|err| format!("cannot open the store: {err}"))?;
+        let (signer, store) = open_signer_and_store(config).await?;
         Ok(Some(Collector::new(
             sites,
             store,
@@ -153,6 +155,60 @@ impl Collector {
 
     pub fn sites(&self) -> &Sites {
         &self.sites
+    }
+}
+
+async fn open_store(config: &Config, signer: &Arc<Countersigner>) -> Result<Store, String> {
+    Store::open(&config.database_url, Arc::clone(signer))
+        .await
+        .map_err(|err| format!("cannot open the store: {err}"))
+}
+
+/// The key file, or a new key when it is missing and the store is empty.
+/// The store needs its signer to open, so a new key is first held in
+/// memory (nothing is signed before this returns) and written only once the
+/// store was seen empty.
+async fn open_signer_and_store(config: &Config) -> Result<(Arc<Countersigner>, Store), String> {
+    let key_file = &config.key_file;
+    if let Some(signer) = Countersigner::load(key_file)? {
+        let signer = Arc::new(signer);
+        let store = open_store(config, &signer).await?;
+        return Ok((signer, store));
+    }
+    let pending = Arc::new(Countersigner::generate()?);
+    let store = open_store(config, &pending).await?;
+    let empty = store
+        .is_empty()
+        .await
+        .map_err(|err| format!("cannot read the store: {err}"))?;
+    if !empty {
+        return Err(format!(
+            "no key file at {}, but the store already holds countersigned receipts: \
+             they name that key, and a new one would make every one of them fail to verify. \
+             Restore the key file there, or point CONSENTRY_KEY_FILE at it",
+            key_file.display()
+        ));
+    }
+    match pending.persist_new(key_file) {
+        Ok(()) => {
+            tracing::info!(
+                "created a new countersigning key in {} for an empty store",
+                key_file.display()
+            );
+            Ok((pending, store))
+        }
+        // Another collector on the same store wrote its new key first: use
+        // that one, so both countersign with the key the JWKS will publish.
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
+            drop(store);
+            let signer = Arc::new(Countersigner::load_existing(key_file)?);
+            let store = open_store(config, &signer).await?;
+            Ok((signer, store))
+        }
+        Err(err) => Err(format!(
+            "cannot create key file {}: {err}",
+            key_file.display()
+        )),
     }
 }
 

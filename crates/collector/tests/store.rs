@@ -398,6 +398,17 @@ async fn a_pruned_receipt_is_a_duplicate_of_itself_and_conflicts_with_nothing(db
     );
 }
 
+/// What decides whether a new key may be made: empty means no receipt at all.
+/// PostgreSQL keeps its rows across runs, so only SQLite starts empty here.
+async fn a_store_holds_receipts_once_one_is_appended(db: Db) {
+    let store = db.open().await;
+    if matches!(db, Db::Sqlite(_)) {
+        assert!(store.is_empty().await.expect("is_empty"), "a new store");
+    }
+    append_n(&store, &site("held"), 1).await;
+    assert!(!store.is_empty().await.expect("is_empty"));
+}
+
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -419,6 +430,7 @@ macro_rules! suite {
 
 suite!(
     appends_chain_and_countersign,
+    a_store_holds_receipts_once_one_is_appended,
     the_same_receipt_twice_is_stored_once,
     another_receipt_with_a_stored_id_is_a_conflict,
     two_collectors_on_one_database_keep_one_chain,

@@ -50,6 +50,12 @@ const QUEUE: usize = 4096;
 /// however long the chain is.
 pub const PAGE: usize = 500;
 
+/// Any receipt row, or any site head past genesis (PostgreSQL keeps a head
+/// row at seq 0 to lock before a site's first receipt): the same SQL for
+/// both databases.
+const HOLDS_RECEIPTS: &str = "SELECT EXISTS (SELECT 1 FROM receipts) \
+     OR EXISTS (SELECT 1 FROM site_heads WHERE seq > 0)";
+
 /// A verified receipt, ready to append.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewReceipt {
@@ -270,6 +276,16 @@ impl Store {
         match &self.reader {
             Reader::Sqlite(r) => r.sites().await,
             Reader::Postgres(r) => r.sites().await,
+        }
+    }
+
+    /// Whether the store holds no receipt at all (no row, no site with a
+    /// chain, pruned rows included): the one case in which a collector may
+    /// start with a new key, since no countersignature names the old one.
+    pub async fn is_empty(&self) -> Result<bool, StoreError> {
+        match &self.reader {
+            Reader::Sqlite(r) => r.is_empty().await,
+            Reader::Postgres(r) => r.is_empty().await,
         }
     }
 

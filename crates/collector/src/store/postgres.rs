@@ -12,8 +12,8 @@ use tokio_postgres::{Client, NoTls, Row};
 
 use super::{
     answer, drain, now_rfc3339, plan, unhex32, Appended, Job, NewReceipt, StoreError,
-    StoredReceipt, BY_ID, BY_ID_AND_KEY, COLUMNS, GENESIS, INDEXES, PRUNE_CHUNK, ROW_COLUMNS,
-    SCHEMA,
+    StoredReceipt, BY_ID, BY_ID_AND_KEY, COLUMNS, GENESIS, HOLDS_RECEIPTS, INDEXES, PRUNE_CHUNK,
+    ROW_COLUMNS, SCHEMA,
 };
 use crate::keys::Countersigner;
 
@@ -299,6 +299,11 @@ impl Reader {
             )
             .await?;
         Ok(rows.iter().map(|row| row.get(0)).collect())
+    }
+
+    pub(super) async fn is_empty(&self) -> Result<bool, StoreError> {
+        let row = self.client().await?.query_one(HOLDS_RECEIPTS, &[]).await?;
+        Ok(!row.get::<_, bool>(0))
     }
 
     pub(super) async fn put_notice(

@@ -10,8 +10,8 @@ use tokio::sync::mpsc;
 
 use super::{
     answer, drain, now_rfc3339, plan, unhex32, Appended, Job, NewReceipt, StoreError,
-    StoredReceipt, BY_ID, BY_ID_AND_KEY, COLUMNS, GENESIS, INDEXES, PRUNE_CHUNK, RECEIPTS_REBUILT,
-    ROW_COLUMNS, SCHEMA,
+    StoredReceipt, BY_ID, BY_ID_AND_KEY, COLUMNS, GENESIS, HOLDS_RECEIPTS, INDEXES, PRUNE_CHUNK,
+    RECEIPTS_REBUILT, ROW_COLUMNS, SCHEMA,
 };
 use crate::keys::Countersigner;
 
@@ -25,6 +25,29 @@ fn connect(path: &str) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
+/// Creates a database file that does not exist yet with mode 0600 before
+/// SQLite opens it: it holds every visitor's receipts, and SQLite would
+/// create it 0644 (less the umask). SQLite gives the `-wal` and `-shm` files
+/// the database file's mode, so they follow. An existing file keeps its mode.
+fn create_private(path: &str) -> Result<(), StoreError> {
+    // `:memory:` and `file:` URIs are not plain paths; SQLite makes those.
+    if path.is_empty() || path == ":memory:" || path.starts_with("file:") {
+        return Ok(());
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        // There already (or another process made it first): left as it is.
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(err) => Err(StoreError(format!(
+            "cannot create the database file {path}: {err}"
+        ))),
+    }
+}
+
 pub(super) struct Reader {
     conn: Arc<Mutex<Connection>>,
 }
@@ -34,6 +57,7 @@ pub(super) fn open(
     jobs: mpsc::Receiver<Job>,
     signer: Arc<Countersigner>,
 ) -> Result<Reader, StoreError> {
+    create_private(path)?;
     let mut writer = connect(path)?;
     writer.execute_batch(SCHEMA)?;
     migrate(&mut writer)?;
@@ -286,6 +310,14 @@ impl Reader {
             let mut stmt = c.prepare_cached("SELECT site FROM site_heads ORDER BY site")?;
             let rows = stmt.query_map([], |row| row.get(0))?;
             Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    pub(super) async fn is_empty(&self) -> Result<bool, StoreError> {
+        self.with(|c| {
+            let holds: bool = c.query_row(HOLDS_RECEIPTS, [], |row| row.get(0))?;
+            Ok(!holds)
         })
         .await
     }
