@@ -1,26 +1,13 @@
-//! `consentry-collector serve [--addr 127.0.0.1:8080] [--static DIR]...`
-//! `consentry-collector verify [--site S] [--database URL]`
-//! `consentry-collector prune [--site S]`
-//!
-//! `serve`: without `--addr` the port comes from `CONSENTRY_PORT` (default
-//! 8080), on 127.0.0.1. Each `--static DIR` is served at `/`; the first one
-//! holding a path wins. Receipts are on when a sites file is configured; the
-//! environment is described at `Config::from_env` (`CONSENTRY_SITES`,
-//! `CONSENTRY_DATABASE_URL`, `CONSENTRY_KEY_FILE`, `CONSENTRY_ADMIN_TOKEN`).
-//! `CONSENTRY_LOG` sets the log level (`info`: one line per request, no IP).
-//!
-//! `verify`: recompute every chain (or one site's), print one JSON report per
-//! site, exit 1 if any is bad.
-//!
-//! `prune`: one retention pass now (the serving collector runs one at start
-//! and daily): the receipts of each site older than its `retention_days`
-//! lose their personal data, keeping the hashes that chain them. One JSON
-//! line per site.
+//! The `consentry-collector` command line: parsing and dispatch only. Each
+//! command is one struct below, and its doc comments are its `--help`; the
+//! work is in the library.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
+use clap::{Args, Parser, Subcommand};
 
 use consentry_collector::{
     audit, config_key_file, retention, AppState, Collector, Config, Countersigner, Sites, Store,
@@ -32,12 +19,113 @@ use consentry_collector::{
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const USAGE: &str = "usage: consentry-collector serve [--addr HOST:PORT] [--static DIR]...
-       consentry-collector verify [--site SITE] [--database URL]
-       consentry-collector prune [--site SITE]";
+/// The Consentry collector: receives, checks and keeps signed consent
+/// receipts in a tamper-evident log, and serves static files.
+///
+/// Every command is configured from the environment: CONSENTRY_SITES (the
+/// sites file), CONSENTRY_DATABASE_URL, CONSENTRY_KEY_FILE,
+/// CONSENTRY_ADMIN_TOKEN and CONSENTRY_LOG. `consentry-collector serve
+/// --help` describes each one, and `--addr` and `--static DIR`.
+#[derive(Parser)]
+// `propagate_version`: `--version` on every command, not only the root.
+#[command(name = "consentry-collector", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    Serve(Serve),
+    Verify(Verify),
+    Prune(Prune),
+}
+
+/// Serve the receipt API and static files (`--static DIR`) until ctrl-c or
+/// SIGTERM.
+///
+/// Receipts are on when a sites file is configured; without one only static
+/// files are served and the receipt routes answer 503. A retention pass runs
+/// at start and then daily.
+///
+/// Environment:
+///
+/// CONSENTRY_SITES: the sites file, TOML (or JSON when it ends in `.json`);
+/// default `sites.toml` when it exists.
+///
+/// CONSENTRY_DATABASE_URL: `sqlite://PATH` (default `sqlite://consentry.db`)
+/// or `postgres://user:pass@host:port/db`.
+///
+/// CONSENTRY_KEY_FILE: the Ed25519 countersigning key; default
+/// `collector.key` next to the SQLite file (in the working directory for
+/// PostgreSQL). Made, mode 0600, on the first start of an empty store only:
+/// missing while the store holds receipts, `serve` refuses to start.
+///
+/// CONSENTRY_ADMIN_TOKEN: bearer token for export and audit; unset, both
+/// answer 503.
+///
+/// CONSENTRY_LOG: the log level (default `info`: one line per request, never
+/// an IP address).
+///
+/// CONSENTRY_PORT: the port on 127.0.0.1 when `--addr` is not given (default
+/// 8080).
+#[derive(Args)]
+// A flag given twice keeps its last value, as the hand-written parser did.
+#[command(args_override_self = true)]
+struct Serve {
+    /// Address to listen on; without it 127.0.0.1 and the port in
+    /// CONSENTRY_PORT (8080 when unset)
+    #[arg(long, value_name = "HOST:PORT")]
+    addr: Option<String>,
+    /// A directory served at `/`; repeat it for more, the first one holding a
+    /// path wins
+    #[arg(long = "static", value_name = "DIR")]
+    static_dirs: Vec<PathBuf>,
+}
+
+/// Recompute every site's chain (or one site's) and print one JSON report
+/// per site.
+///
+/// Each chain is recomputed from seq 1, re-checking every visitor signature
+/// and every countersignature. Reads CONSENTRY_DATABASE_URL, CONSENTRY_KEY_FILE
+/// and, to judge pruned rows by each site's `retention_days`, CONSENTRY_SITES.
+///
+/// Exit status: 0 when every chain is intact, 1 when any is bad (the report
+/// names its first bad row) or the database cannot be read, 2 for a mistyped
+/// command line.
+#[derive(Args)]
+#[command(args_override_self = true)]
+struct Verify {
+    /// Only this site's chain
+    #[arg(long, value_name = "SITE")]
+    site: Option<String>,
+    /// The database to check, instead of CONSENTRY_DATABASE_URL (the key is
+    /// then looked for next to it, unless CONSENTRY_KEY_FILE is set)
+    #[arg(long, value_name = "URL")]
+    database: Option<String>,
+}
+
+/// Run one retention pass now and print one JSON line per site.
+///
+/// The serving collector runs one at start and daily. The receipts of each
+/// site older than its `retention_days` lose their personal data (the JWS and
+/// the visitor key); their hashes, which chain them, and their
+/// countersignatures stay, so the chain still verifies. Needs the sites file
+/// (CONSENTRY_SITES) and the existing key file: never a new key beside the
+/// database.
+#[derive(Args)]
+#[command(args_override_self = true)]
+struct Prune {
+    /// Only this site (it must be in the sites file)
+    #[arg(long, value_name = "SITE")]
+    site: Option<String>,
+}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<ExitCode> {
+    // Before the logger: `--help`, `--version` and a usage error (exit 2)
+    // print and exit here.
+    let cli = Cli::parse();
     let level = std::env::var("CONSENTRY_LOG")
         .ok()
         .and_then(|l| l.parse().ok());
@@ -49,62 +137,69 @@ async fn main() -> anyhow::Result<ExitCode> {
         .with_writer(std::io::stderr)
         .init();
 
-    let mut args = std::env::args().skip(1);
-    let command = args.next().unwrap_or_default();
-    let allowed: &[&str] = match command.as_str() {
-        "serve" => &["--addr", "--static"],
-        "verify" => &["--site", "--database"],
-        "prune" => &["--site"],
-        _ => bail!(USAGE),
-    };
-    let mut options: Vec<(String, String)> = Vec::new();
-    while let Some(name) = args.next() {
-        if !allowed.contains(&name.as_str()) {
-            bail!("unknown argument {name}\n{USAGE}");
-        }
-        let value = args
-            .next()
-            .with_context(|| format!("{name} needs a value\n{USAGE}"))?;
-        options.push((name, value));
+    let config = Config::from_env();
+    match cli.command {
+        Command::Serve(serve) => serve.run(config).await,
+        Command::Verify(verify) => verify.run(config).await,
+        Command::Prune(prune) => prune.run(config).await,
     }
-    let last = |name: &str| {
-        options
-            .iter()
-            .rev()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.clone())
-    };
-    let mut config = Config::from_env();
+}
 
-    if command == "verify" {
-        if let Some(url) = last("--database") {
+impl Serve {
+    async fn run(self, config: Config) -> anyhow::Result<ExitCode> {
+        let addr = self.addr.unwrap_or_else(|| {
+            let port = std::env::var("CONSENTRY_PORT").unwrap_or_else(|_| "8080".into());
+            format!("127.0.0.1:{port}")
+        });
+        let mut state = AppState::new(self.static_dirs);
+        match Collector::open(&config).await.map_err(anyhow::Error::msg)? {
+            Some(collector) => {
+                retention::spawn(collector.store().clone(), collector.sites().clone());
+                state = state.with_collector(collector);
+            }
+            None => tracing::warn!("no sites file (CONSENTRY_SITES): receipts are off"),
+        }
+        let listener = tokio::net::TcpListener::bind(&addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        tracing::info!("listening on http://{}", listener.local_addr()?);
+        consentry_collector::run(listener, state, consentry_collector::shutdown_signal()).await?;
+        tracing::info!("stopped");
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+impl Verify {
+    async fn run(self, mut config: Config) -> anyhow::Result<ExitCode> {
+        if let Some(url) = self.database {
             if std::env::var_os("CONSENTRY_KEY_FILE").is_none() {
                 config.key_file = config_key_file(&url);
             }
             config.database_url = url;
         }
-        let reports = audit::verify_database(&config, last("--site"))
+        let reports = audit::verify_database(&config, self.site)
             .await
             .map_err(anyhow::Error::msg)?;
         for report in &reports {
             println!("{}", serde_json::to_string(report)?);
         }
         let ok = reports.iter().all(|r| r.ok);
-        return Ok(if ok {
+        Ok(if ok {
             ExitCode::SUCCESS
         } else {
             ExitCode::FAILURE
-        });
+        })
     }
+}
 
-    if command == "prune" {
+impl Prune {
+    async fn run(self, config: Config) -> anyhow::Result<ExitCode> {
         let sites_file = config
             .sites_file
             .as_ref()
             .context("no sites file (CONSENTRY_SITES): retention is set per site there")?;
         let sites = Sites::load(sites_file).map_err(anyhow::Error::msg)?;
-        let site = last("--site");
-        if let Some(site) = &site {
+        if let Some(site) = &self.site {
             if sites.get(site).is_none() {
                 bail!("site {site:?} is not in the sites file");
             }
@@ -118,7 +213,7 @@ async fn main() -> anyhow::Result<ExitCode> {
         let passes = retention::prune_sites(
             &store,
             &sites,
-            site.as_deref(),
+            self.site.as_deref(),
             consentry_collector::now_ms(),
         )
         .await
@@ -126,29 +221,6 @@ async fn main() -> anyhow::Result<ExitCode> {
         for pass in &passes {
             println!("{}", serde_json::to_string(pass)?);
         }
-        return Ok(ExitCode::SUCCESS);
+        Ok(ExitCode::SUCCESS)
     }
-
-    let port = std::env::var("CONSENTRY_PORT").unwrap_or_else(|_| "8080".into());
-    let addr = last("--addr").unwrap_or_else(|| format!("127.0.0.1:{port}"));
-    let static_dirs = options
-        .iter()
-        .filter(|(n, _)| n == "--static")
-        .map(|(_, v)| v.into())
-        .collect();
-    let mut state = AppState::new(static_dirs);
-    match Collector::open(&config).await.map_err(anyhow::Error::msg)? {
-        Some(collector) => {
-            retention::spawn(collector.store().clone(), collector.sites().clone());
-            state = state.with_collector(collector);
-        }
-        None => tracing::warn!("no sites file (CONSENTRY_SITES): receipts are off"),
-    }
-    let listener = tokio::net::TcpListener::bind(&addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr}"))?;
-    tracing::info!("listening on http://{}", listener.local_addr()?);
-    consentry_collector::run(listener, state, consentry_collector::shutdown_signal()).await?;
-    tracing::info!("stopped");
-    Ok(ExitCode::SUCCESS)
 }

@@ -1,5 +1,6 @@
 //! The binary as an operator runs it: `serve` configured from the environment
-//! on a real port, and `verify` over a database, before and after tampering.
+//! on a real port, and `verify` over a database, before and after tampering;
+//! its `--help`, `--version` and the errors for a mistyped command line.
 
 mod support;
 
@@ -33,6 +34,190 @@ fn http(port: u16, request: &str) -> String {
     reply
 }
 
+/// The binary run to its end with `args` and no configuration at all.
+fn run(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .env_remove("CONSENTRY_SITES")
+        .env_remove("CONSENTRY_DATABASE_URL")
+        .output()
+        .expect("run");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+fn wait_until_listening(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "the collector did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn help_names_every_command_and_the_environment_it_reads() {
+    let (code, help, _) = run(&["--help"]);
+    assert_eq!(code, Some(0), "{help}");
+    for word in [
+        "serve",
+        "verify",
+        "prune",
+        "--static",
+        "CONSENTRY_SITES",
+        "--version",
+    ] {
+        assert!(help.contains(word), "{word} missing from --help:\n{help}");
+    }
+}
+
+#[test]
+fn serve_help_describes_addr_static_dirs_and_every_variable() {
+    let (code, help, _) = run(&["serve", "--help"]);
+    assert_eq!(code, Some(0), "{help}");
+    for word in [
+        "--addr <HOST:PORT>",
+        "--static <DIR>",
+        "first one holding a path wins",
+        "CONSENTRY_PORT",
+        "8080",
+        "CONSENTRY_SITES",
+        "CONSENTRY_DATABASE_URL",
+        "CONSENTRY_KEY_FILE",
+        "CONSENTRY_ADMIN_TOKEN",
+        "CONSENTRY_LOG",
+    ] {
+        assert!(
+            help.contains(word),
+            "{word} missing from serve --help:\n{help}"
+        );
+    }
+}
+
+#[test]
+fn verify_and_prune_help_tell_their_flags_and_verify_its_exit_status() {
+    let (code, help, _) = run(&["verify", "--help"]);
+    assert_eq!(code, Some(0), "{help}");
+    assert!(
+        help.contains("--site <SITE>") && help.contains("--database <URL>"),
+        "{help}"
+    );
+    assert!(help.contains("1 when any is bad"), "{help}");
+    let (code, help, _) = run(&["prune", "--help"]);
+    assert_eq!(code, Some(0), "{help}");
+    assert!(
+        help.contains("--site <SITE>") && help.contains("retention_days"),
+        "{help}"
+    );
+}
+
+#[test]
+fn version_prints_the_crate_version_on_the_root_and_on_a_command() {
+    let version = env!("CARGO_PKG_VERSION");
+    let (code, out, _) = run(&["--version"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(out.trim(), format!("consentry-collector {version}"));
+    // clap names a command's version after the command.
+    let (code, out, _) = run(&["serve", "--version"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(out.trim(), format!("consentry-collector-serve {version}"));
+}
+
+#[test]
+fn a_mistyped_flag_is_a_usage_error_that_names_it_and_suggests_the_real_one() {
+    let (code, out, err) = run(&["serve", "--stattic", "x"]);
+    assert_eq!(code, Some(2), "clap's usage error: {err}");
+    assert!(out.is_empty(), "{out}");
+    assert!(err.contains("'--stattic'"), "{err}");
+    assert!(
+        err.contains("'--static'"),
+        "the tip names the flag that was meant: {err}"
+    );
+}
+
+#[test]
+fn a_flag_without_its_value_is_a_usage_error_that_names_it() {
+    let (code, _, err) = run(&["verify", "--site"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--site"), "{err}");
+}
+
+#[test]
+fn no_command_or_an_unknown_one_is_a_usage_error() {
+    for args in [&[][..], &["sever"]] {
+        let (code, _, err) = run(args);
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains("Usage: consentry-collector"),
+            "{args:?}: {err}"
+        );
+    }
+}
+
+#[test]
+fn serve_listens_on_the_last_addr_and_the_first_static_dir_holding_a_path_wins() {
+    let dir = TempDir::new("cli-static");
+    let (first, second) = (dir.0.join("first"), dir.0.join("second"));
+    std::fs::create_dir_all(&first).expect("first");
+    std::fs::create_dir_all(&second).expect("second");
+    std::fs::write(first.join("both.txt"), "from first").expect("write");
+    std::fs::write(second.join("both.txt"), "from second").expect("write");
+    std::fs::write(second.join("only.txt"), "only in second").expect("write");
+    let port = free_port();
+    let child = Command::new(BIN)
+        .arg("serve")
+        // An address given twice: the last one is used, as before clap.
+        .args([
+            "--addr",
+            "not an address",
+            "--addr",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .arg("--static")
+        .arg(&first)
+        .arg("--static")
+        .arg(&second)
+        // No sites file (none in this directory either): static files only.
+        .current_dir(&dir.0)
+        .env_remove("CONSENTRY_SITES")
+        .env(
+            "CONSENTRY_DATABASE_URL",
+            format!("sqlite://{}", dir.0.join("c.db").display()),
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let _server = Server(child);
+    wait_until_listening(port);
+    let get = |path: &str| {
+        http(
+            port,
+            &format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+        )
+    };
+    let both = get("/both.txt");
+    assert!(
+        both.starts_with("HTTP/1.1 200") && both.ends_with("from first"),
+        "{both}"
+    );
+    let only = get("/only.txt");
+    assert!(
+        only.starts_with("HTTP/1.1 200") && only.ends_with("only in second"),
+        "{only}"
+    );
+}
+
 fn now_rfc3339() -> String {
     consentry_receipt::receipt::format_rfc3339_utc(consentry_collector::now_ms())
 }
@@ -47,11 +232,7 @@ fn serve_takes_receipts_from_the_environment_config_and_verify_checks_the_chain(
     )
     .expect("sites");
     let db = format!("sqlite://{}", dir.0.join("c.db").display());
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
+    let port = free_port();
     let child = Command::new(BIN)
         .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
         .env("CONSENTRY_SITES", &sites)
@@ -63,11 +244,7 @@ fn serve_takes_receipts_from_the_environment_config_and_verify_checks_the_chain(
         .spawn()
         .expect("spawn");
     let _server = Server(child);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "the collector did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until_listening(port);
 
     // Receipts dated now, so the real clock accepts them.
     let ids = [support::uuid(), support::uuid(), support::uuid()];
