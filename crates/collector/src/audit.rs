@@ -114,6 +114,8 @@ pub async fn audit_site(
                 }
                 sha256(row.jws.as_bytes())
             };
+            // By the key the header names; a kid not in the key file is a
+            // bad countersignature like any other.
             let Some(signed) = signer.verify(&row.countersignature) else {
                 return fail(report, row.seq, id, COUNTERSIGNATURE_INVALID);
             };
@@ -155,8 +157,10 @@ pub async fn audit_site(
 }
 
 /// `consentry-collector verify`: every chain in `config`'s database (or only
-/// `site`'s), checked with `config`'s key. The key file must exist: a new
-/// key would report every countersignature as invalid.
+/// `site`'s), checked with `config`'s keys: each countersignature by the key
+/// its header names, old keys included, so rows signed before a `keys
+/// rotate` still verify. The key file must exist: a new key would report
+/// every countersignature as invalid.
 pub async fn verify_database(
     config: &crate::Config,
     site: Option<String>,

@@ -39,6 +39,7 @@ enum Command {
     Serve(Serve),
     Verify(Verify),
     Prune(Prune),
+    Keys(Keys),
 }
 
 /// Serve the receipt API and static files (`--static DIR`) until ctrl-c or
@@ -56,7 +57,8 @@ enum Command {
 /// CONSENTRY_DATABASE_URL: `sqlite://PATH` (default `sqlite://consentry.db`)
 /// or `postgres://user:pass@host:port/db`.
 ///
-/// CONSENTRY_KEY_FILE: the Ed25519 countersigning key; default
+/// CONSENTRY_KEY_FILE: the Ed25519 countersigning keys, one seed per line,
+/// oldest first, the last one signing (`keys rotate` adds one); default
 /// `collector.key` next to the SQLite file (in the working directory for
 /// PostgreSQL). Made, mode 0600, on the first start of an empty store only:
 /// missing while the store holds receipts, `serve` refuses to start.
@@ -121,6 +123,34 @@ struct Prune {
     site: Option<String>,
 }
 
+/// Manage the countersigning keys in the key file (CONSENTRY_KEY_FILE).
+#[derive(Args)]
+struct Keys {
+    #[command(subcommand)]
+    command: KeysCommand,
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    Rotate(Rotate),
+}
+
+/// Add a new countersigning key to the key file and print
+/// `{"keys":N,"kid":"…"}` (the new key's kid).
+///
+/// The key file is CONSENTRY_KEY_FILE, or `collector.key` next to the SQLite
+/// file of CONSENTRY_DATABASE_URL, as for `serve`. It must exist: the first
+/// key is made by `serve` on an empty store, never here. The new key is
+/// appended (one seed per line, oldest first) and the file replaced
+/// atomically, mode 0600. Every old key stays: the JWKS keeps publishing
+/// them, so every earlier countersignature keeps verifying.
+///
+/// A running collector signs with the new key from its next start: restart
+/// each collector after rotating. With several collectors, rotate once and
+/// give every one of them the same new file.
+#[derive(Args)]
+struct Rotate {}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<ExitCode> {
     // Before the logger: `--help`, `--version` and a usage error (exit 2)
@@ -142,6 +172,9 @@ async fn main() -> anyhow::Result<ExitCode> {
         Command::Serve(serve) => serve.run(config).await,
         Command::Verify(verify) => verify.run(config).await,
         Command::Prune(prune) => prune.run(config).await,
+        Command::Keys(Keys {
+            command: KeysCommand::Rotate(rotate),
+        }) => rotate.run(&config),
     }
 }
 
@@ -221,6 +254,20 @@ impl Prune {
         for pass in &passes {
             println!("{}", serde_json::to_string(pass)?);
         }
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+impl Rotate {
+    fn run(self, config: &Config) -> anyhow::Result<ExitCode> {
+        let signer = Countersigner::rotate(&config.key_file).map_err(anyhow::Error::msg)?;
+        let line = serde_json::json!({ "keys": signer.key_count(), "kid": signer.kid() });
+        println!("{line}");
+        tracing::info!(
+            "added key {} to {}: restart each collector to sign with it",
+            signer.kid(),
+            config.key_file.display()
+        );
         Ok(ExitCode::SUCCESS)
     }
 }

@@ -629,7 +629,9 @@ pub(crate) async fn audit(
     Ok(Json(json!(reports)))
 }
 
-/// `GET /.well-known/jwks.json`: the key that countersigns.
+/// `GET /.well-known/jwks.json`: every key in the key file, the one that
+/// countersigns now last, so countersignatures made before a `keys rotate`
+/// keep verifying for anyone holding it.
 pub(crate) async fn jwks(State(state): State<AppState>) -> Result<Json<Value>, AppError> {
     Ok(Json(collector(&state)?.signer.jwks()))
 }
