@@ -33,6 +33,7 @@
 //! - `keys`: [`Countersigner`], the Ed25519 key that countersigns every row.
 //! - `store`: [`Store`], SQLite or PostgreSQL, group commit, one chain per site.
 //! - `audit`: recompute a chain and name the first bad row ([`audit::Report`]).
+//! - [`log`]: the pure per-site Merkle log: RFC 6962 tree, proofs, C2SP checkpoints.
 //! - `routes`: the receipt API handlers.
 //! - `error`: [`AppError`], the one error type handlers return, as JSON.
 //! - `static_files`: files from several directories, first match wins.
@@ -41,6 +42,7 @@ pub mod audit;
 mod config;
 mod error;
 mod keys;
+pub mod log;
 pub mod retention;
 mod routes;
 mod static_files;
