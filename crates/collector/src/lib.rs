@@ -30,7 +30,8 @@
 //!   `GET /healthz`, static files as the fallback.
 //! - [`run`]: serve a bound listener until a shutdown future completes.
 //! - `config`: [`Config`] from the environment, [`Sites`] from the sites file.
-//! - `keys`: [`Countersigner`], the Ed25519 key that countersigns every row.
+//! - `keys`: [`Countersigner`], the Ed25519 keys: the newest countersigns
+//!   every new row, every one is published and verifies the rows it signed.
 //! - `store`: [`Store`], SQLite or PostgreSQL, group commit, one chain per site.
 //! - `audit`: recompute a chain and name the first bad row ([`audit::Report`]).
 //! - [`log`]: the pure per-site Merkle log: RFC 6962 tree, proofs, C2SP checkpoints.
