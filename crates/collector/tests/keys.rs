@@ -4,104 +4,38 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use consentry_collector::{Collector, Config};
-use support::{common, TempDir};
+use support::CollectorDir;
 
-const BIN: &str = env!("CARGO_BIN_EXE_consentry-collector");
-
-/// A collector's files in one directory: sites file, SQLite store, key.
-struct Setup {
-    dir: TempDir,
-}
-
-impl Setup {
-    fn new(name: &str) -> Setup {
-        let dir = TempDir::new(name);
-        std::fs::write(
-            dir.0.join("sites.toml"),
-            "[sites.acme-landing]\norigins = [\"http://127.0.0.1:8080\"]\n",
-        )
-        .expect("sites");
-        Setup { dir }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.0.join(name)
-    }
-
-    fn key_file(&self) -> PathBuf {
-        self.path("collector.key")
-    }
-
-    fn database(&self) -> PathBuf {
-        self.path("consentry.db")
-    }
-
-    fn database_url(&self) -> String {
-        format!("sqlite://{}", self.database().display())
-    }
-
-    fn config(&self) -> Config {
-        Config {
-            sites_file: Some(self.path("sites.toml")),
-            database_url: self.database_url(),
-            key_file: self.key_file(),
-            admin_token: None,
+/// `consentry-collector serve` on `dir`, expected to stop at once: its exit
+/// status and stderr. A collector that starts anyway is killed after 30 s and
+/// fails the test.
+fn serve_refused(dir: &CollectorDir) -> (bool, String) {
+    let mut child = dir
+        .command(&["serve", "--addr", "127.0.0.1:0"], true)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
         }
-    }
-
-    async fn open(&self) -> Result<Collector, String> {
-        Collector::open(&self.config())
-            .await
-            .map(|collector| collector.expect("a sites file is configured"))
-    }
-
-    /// `consentry-collector serve` on this directory, expected to stop at
-    /// once: its exit status and stderr. A collector that starts anyway is
-    /// killed after 30 s and fails the test.
-    fn serve_refused(&self) -> (bool, String) {
-        let mut child = Command::new(BIN)
-            .args(["serve", "--addr", "127.0.0.1:0"])
-            .env("CONSENTRY_SITES", self.path("sites.toml"))
-            .env("CONSENTRY_DATABASE_URL", self.database_url())
-            .env("CONSENTRY_KEY_FILE", self.key_file())
-            .env_remove("CONSENTRY_ADMIN_TOKEN")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let status = loop {
-            if let Some(status) = child.try_wait().expect("wait") {
-                break status;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("the collector started instead of refusing");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        let mut stderr = String::new();
-        std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut stderr)
-            .expect("read stderr");
-        (status.success(), stderr)
-    }
-}
-
-/// Stores one receipt signed in the browser's way; its countersignature names the key.
-async fn store_one_receipt(collector: &Collector) {
-    let jws = support::signed(common::SITE, &support::uuid(), common::ISSUED_AT);
-    let appended = collector
-        .store()
-        .append(support::new_receipt(&jws))
-        .await
-        .expect("append");
-    assert!(appended.new_row().is_some(), "a new row");
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the collector started instead of refusing");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut stderr)
+        .expect("read stderr");
+    (status.success(), stderr)
 }
 
 #[cfg(unix)]
@@ -116,9 +50,9 @@ fn mode(path: &Path) -> u32 {
 
 #[tokio::test]
 async fn a_collector_whose_key_file_went_missing_refuses_to_start_until_it_is_back() {
-    let setup = Setup::new("key-missing");
-    let collector = setup.open().await.expect("first start");
-    store_one_receipt(&collector).await;
+    let setup = CollectorDir::new("key-missing");
+    let collector = setup.open(None).await.expect("first start");
+    CollectorDir::store_one_receipt(&collector).await;
     let jwks = collector.signer().jwks();
     drop(collector);
 
@@ -126,7 +60,10 @@ async fn a_collector_whose_key_file_went_missing_refuses_to_start_until_it_is_ba
     let moved = setup.path("moved.key");
     std::fs::rename(setup.key_file(), &moved).expect("move the key");
 
-    let err = setup.open().await.expect_err("no new key over receipts");
+    let err = setup
+        .open(None)
+        .await
+        .expect_err("no new key over receipts");
     let shown = setup.key_file().display().to_string();
     assert!(err.contains(&shown), "names the key file: {err}");
     assert!(
@@ -135,7 +72,7 @@ async fn a_collector_whose_key_file_went_missing_refuses_to_start_until_it_is_ba
     );
     assert!(!setup.key_file().exists(), "no key is created in its place");
 
-    let (started, stderr) = setup.serve_refused();
+    let (started, stderr) = serve_refused(&setup);
     assert!(!started, "serve exits with an error");
     assert!(
         stderr.contains(&shown),
@@ -145,9 +82,9 @@ async fn a_collector_whose_key_file_went_missing_refuses_to_start_until_it_is_ba
 
     // The key is back: the same key, the same published JWKS.
     std::fs::rename(&moved, setup.key_file()).expect("restore the key");
-    let collector = setup.open().await.expect("starts with its key");
+    let collector = setup.open(None).await.expect("starts with its key");
     assert_eq!(collector.signer().jwks(), jwks);
-    let report = consentry_collector::audit::verify_database(&setup.config(), None)
+    let report = consentry_collector::audit::verify_database(&setup.config(None), None)
         .await
         .expect("verify");
     assert!(report.iter().all(|site| site.ok), "earlier receipts verify");
@@ -155,15 +92,15 @@ async fn a_collector_whose_key_file_went_missing_refuses_to_start_until_it_is_ba
 
 #[tokio::test]
 async fn a_fresh_store_starts_with_a_new_key_and_keeps_it() {
-    let setup = Setup::new("key-fresh");
+    let setup = CollectorDir::new("key-fresh");
     assert!(!setup.key_file().exists());
-    let collector = setup.open().await.expect("first start");
+    let collector = setup.open(None).await.expect("first start");
     assert!(
         setup.key_file().exists(),
         "the key is made for an empty store"
     );
     let jwks = collector.signer().jwks();
-    store_one_receipt(&collector).await;
+    CollectorDir::store_one_receipt(&collector).await;
     #[cfg(unix)]
     {
         assert_eq!(mode(&setup.key_file()), 0o600, "the key is private");
@@ -177,7 +114,7 @@ async fn a_fresh_store_starts_with_a_new_key_and_keeps_it() {
         }
     }
     drop(collector);
-    let again = setup.open().await.expect("second start");
+    let again = setup.open(None).await.expect("second start");
     assert_eq!(
         again.signer().jwks(),
         jwks,
@@ -189,11 +126,11 @@ async fn a_fresh_store_starts_with_a_new_key_and_keeps_it() {
 #[tokio::test]
 async fn an_existing_database_file_keeps_its_mode() {
     use std::os::unix::fs::PermissionsExt;
-    let setup = Setup::new("db-mode");
+    let setup = CollectorDir::new("db-mode");
     std::fs::write(setup.database(), b"").expect("an empty database file");
     std::fs::set_permissions(setup.database(), std::fs::Permissions::from_mode(0o640))
         .expect("chmod");
-    let _collector = setup.open().await.expect("start");
+    let _collector = setup.open(None).await.expect("start");
     assert_eq!(
         mode(&setup.database()),
         0o640,
@@ -206,10 +143,10 @@ async fn an_existing_database_file_keeps_its_mode() {
 async fn an_unreadable_key_file_is_an_error_not_a_new_key() {
     use std::os::unix::fs::PermissionsExt;
     for with_receipts in [false, true] {
-        let setup = Setup::new("key-unreadable");
-        let collector = setup.open().await.expect("first start");
+        let setup = CollectorDir::new("key-unreadable");
+        let collector = setup.open(None).await.expect("first start");
         if with_receipts {
-            store_one_receipt(&collector).await;
+            CollectorDir::store_one_receipt(&collector).await;
         }
         drop(collector);
         let before = std::fs::read(setup.key_file()).expect("key");
@@ -220,7 +157,7 @@ async fn an_unreadable_key_file_is_an_error_not_a_new_key() {
             eprintln!("the key file is readable after chmod 000 (running as root?): skipped");
             return;
         }
-        let err = setup.open().await.expect_err("unreadable key");
+        let err = setup.open(None).await.expect_err("unreadable key");
         assert!(err.contains("cannot read key file"), "{err}");
         assert!(
             err.contains(&setup.key_file().display().to_string()),

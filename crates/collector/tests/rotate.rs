@@ -5,110 +5,41 @@
 
 mod support;
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use axum::body::{to_bytes, Body};
 use axum::http::{Request, StatusCode};
-use consentry_collector::store::StoredReceipt;
-use consentry_collector::{app, audit, AppState, Collector, Config, Countersigner};
+use consentry_collector::{app, audit, AppState, Collector, Countersigner};
 use consentry_receipt::b64;
 use ed25519_dalek::{Signature, VerifyingKey};
 use serde_json::Value;
-use support::{common, TempDir};
+use support::CollectorDir;
 use tower::ServiceExt;
 
-const BIN: &str = env!("CARGO_BIN_EXE_consentry-collector");
 const TOKEN: &str = "test-admin-token";
 
-/// A collector's files in one directory: sites file, SQLite store, key.
-struct Setup {
-    dir: TempDir,
+/// Every file in `dir`, by name.
+fn files(dir: &CollectorDir) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(&dir.dir.0)
+        .expect("read dir")
+        .map(|entry| {
+            entry
+                .expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    names.sort();
+    names
 }
 
-impl Setup {
-    fn new(name: &str) -> Setup {
-        let dir = TempDir::new(name);
-        std::fs::write(
-            dir.0.join("sites.toml"),
-            "[sites.acme-landing]\norigins = [\"http://127.0.0.1:8080\"]\n",
-        )
-        .expect("sites");
-        Setup { dir }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.0.join(name)
-    }
-
-    fn key_file(&self) -> PathBuf {
-        self.path("collector.key")
-    }
-
-    fn database_url(&self) -> String {
-        format!("sqlite://{}", self.path("consentry.db").display())
-    }
-
-    fn config(&self) -> Config {
-        Config {
-            sites_file: Some(self.path("sites.toml")),
-            database_url: self.database_url(),
-            key_file: self.key_file(),
-            admin_token: Some(TOKEN.to_owned()),
-        }
-    }
-
-    async fn open(&self) -> Collector {
-        Collector::open(&self.config())
-            .await
-            .expect("open")
-            .expect("a sites file is configured")
-    }
-
-    /// The binary with `args`, configured for this directory; without
-    /// `CONSENTRY_KEY_FILE` when `key_file` is false (the default beside the
-    /// database is used).
-    fn run(&self, args: &[&str], key_file: bool) -> Output {
-        let mut command = Command::new(BIN);
-        command
-            .args(args)
-            .env("CONSENTRY_SITES", self.path("sites.toml"))
-            .env("CONSENTRY_DATABASE_URL", self.database_url())
-            .env_remove("CONSENTRY_ADMIN_TOKEN");
-        if key_file {
-            command.env("CONSENTRY_KEY_FILE", self.key_file());
-        } else {
-            command.env_remove("CONSENTRY_KEY_FILE");
-        }
-        command.output().expect("run")
-    }
-
-    /// Every file in the directory, by name.
-    fn files(&self) -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(&self.dir.0)
-            .expect("read dir")
-            .map(|entry| {
-                entry
-                    .expect("entry")
-                    .file_name()
-                    .to_string_lossy()
-                    .into_owned()
-            })
-            .collect();
-        names.sort();
-        names
-    }
+async fn open(dir: &CollectorDir) -> Collector {
+    dir.open(Some(TOKEN)).await.expect("open")
 }
 
-/// Stores one receipt signed in the browser's way and returns its row.
-async fn store_one_receipt(collector: &Collector) -> StoredReceipt {
-    let jws = support::signed(common::SITE, &support::uuid(), common::ISSUED_AT);
-    let appended = collector
-        .store()
-        .append(support::new_receipt(&jws))
-        .await
-        .expect("append");
-    appended.new_row().expect("a new row").clone()
+fn run(dir: &CollectorDir, args: &[&str], key_file: bool) -> Output {
+    dir.command(args, key_file).output().expect("run")
 }
 
 /// The `kid` a countersignature's header names.
@@ -158,14 +89,14 @@ async fn get(collector: Collector, path: &str) -> (StatusCode, Value) {
 
 #[tokio::test]
 async fn after_keys_rotate_new_receipts_name_the_new_key_and_old_ones_still_verify() {
-    let setup = Setup::new("rotate");
-    let collector = setup.open().await;
-    let first = store_one_receipt(&collector).await;
+    let setup = CollectorDir::new("rotate");
+    let collector = open(&setup).await;
+    let first = CollectorDir::store_one_receipt(&collector).await;
     let old_kid = collector.signer().kid().to_owned();
     assert_eq!(kid_of(&first.countersignature), old_kid);
     drop(collector);
 
-    let out = setup.run(&["keys", "rotate"], true);
+    let out = run(&setup, &["keys", "rotate"], true);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -178,9 +109,9 @@ async fn after_keys_rotate_new_receipts_name_the_new_key_and_old_ones_still_veri
     let new_kid = printed["kid"].as_str().expect("kid").to_owned();
     assert_ne!(new_kid, old_kid);
     assert!(
-        !setup.files().iter().any(|name| name.contains("rotating")),
+        !files(&setup).iter().any(|name| name.contains("rotating")),
         "no temporary file is left: {:?}",
-        setup.files()
+        files(&setup)
     );
     #[cfg(unix)]
     {
@@ -193,9 +124,9 @@ async fn after_keys_rotate_new_receipts_name_the_new_key_and_old_ones_still_veri
     }
 
     // The next start signs with the new key and publishes both.
-    let collector = setup.open().await;
+    let collector = open(&setup).await;
     assert_eq!(collector.signer().kid(), new_kid);
-    let second = store_one_receipt(&collector).await;
+    let second = CollectorDir::store_one_receipt(&collector).await;
     assert_eq!(kid_of(&first.countersignature), old_kid, "unchanged row");
     assert_eq!(kid_of(&second.countersignature), new_kid);
 
@@ -212,17 +143,17 @@ async fn after_keys_rotate_new_receipts_name_the_new_key_and_old_ones_still_veri
     assert!(verifies_with_jwks(&jwks, &second.countersignature));
 
     // GET /v1/audit, the library's verify and the binary's verify agree.
-    let (status, audit) = get(setup.open().await, "/v1/audit?site=acme-landing").await;
+    let (status, audit) = get(open(&setup).await, "/v1/audit?site=acme-landing").await;
     assert_eq!(status, StatusCode::OK, "{audit}");
     assert_eq!(audit["ok"], true, "{audit}");
     assert_eq!(audit["receipts"], 2, "{audit}");
-    let reports = audit::verify_database(&setup.config(), None)
+    let reports = audit::verify_database(&setup.config(None), None)
         .await
         .expect("verify");
     assert_eq!(reports.len(), 1);
     assert!(reports[0].ok, "{:?}", reports[0]);
     assert_eq!(reports[0].receipts, 2);
-    let out = setup.run(&["verify"], true);
+    let out = run(&setup, &["verify"], true);
     assert!(
         out.status.success(),
         "verify: {}{}",
@@ -248,26 +179,26 @@ async fn after_keys_rotate_new_receipts_name_the_new_key_and_old_ones_still_veri
     )
     .expect("tamper");
     drop(conn);
-    let reports = audit::verify_database(&setup.config(), None)
+    let reports = audit::verify_database(&setup.config(None), None)
         .await
         .expect("verify");
     assert!(!reports[0].ok);
     assert_eq!(reports[0].seq, Some(1));
     assert_eq!(reports[0].reason, Some(audit::COUNTERSIGNATURE_INVALID));
-    let (_, audit) = get(setup.open().await, "/v1/audit?site=acme-landing").await;
+    let (_, audit) = get(open(&setup).await, "/v1/audit?site=acme-landing").await;
     assert_eq!(audit["ok"], false, "{audit}");
     assert_eq!(audit["reason"], audit::COUNTERSIGNATURE_INVALID, "{audit}");
-    let out = setup.run(&["verify"], true);
+    let out = run(&setup, &["verify"], true);
     assert_eq!(out.status.code(), Some(1), "verify fails on the bad row");
 }
 
 #[tokio::test]
 async fn keys_rotate_without_a_key_file_fails_naming_it_and_creates_nothing() {
-    let setup = Setup::new("rotate-missing");
+    let setup = CollectorDir::new("rotate-missing");
     for with_env in [true, false] {
         // CONSENTRY_KEY_FILE, or the default beside the SQLite file: the same
         // path here.
-        let out = setup.run(&["keys", "rotate"], with_env);
+        let out = run(&setup, &["keys", "rotate"], with_env);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "refused");
         assert!(out.stdout.is_empty(), "nothing printed on stdout");
@@ -275,6 +206,6 @@ async fn keys_rotate_without_a_key_file_fails_naming_it_and_creates_nothing() {
             stderr.contains(&setup.key_file().display().to_string()),
             "names the key file: {stderr}"
         );
-        assert_eq!(setup.files(), ["sites.toml"], "nothing is created");
+        assert_eq!(files(&setup), ["sites.toml"], "nothing is created");
     }
 }

@@ -140,3 +140,86 @@ impl Db {
         }
     }
 }
+
+/// A collector's files in one directory, as an operator lays them out: the
+/// sites file, the SQLite store and the countersigning key.
+pub struct CollectorDir {
+    pub dir: TempDir,
+}
+
+impl CollectorDir {
+    pub fn new(name: &str) -> CollectorDir {
+        let dir = TempDir::new(name);
+        std::fs::write(
+            dir.0.join("sites.toml"),
+            "[sites.acme-landing]\norigins = [\"http://127.0.0.1:8080\"]\n",
+        )
+        .expect("sites");
+        CollectorDir { dir }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.0.join(name)
+    }
+
+    pub fn key_file(&self) -> PathBuf {
+        self.path("collector.key")
+    }
+
+    pub fn database(&self) -> PathBuf {
+        self.path("consentry.db")
+    }
+
+    pub fn database_url(&self) -> String {
+        format!("sqlite://{}", self.database().display())
+    }
+
+    pub fn config(&self, admin_token: Option<&str>) -> consentry_collector::Config {
+        consentry_collector::Config {
+            sites_file: Some(self.path("sites.toml")),
+            database_url: self.database_url(),
+            key_file: self.key_file(),
+            admin_token: admin_token.map(str::to_owned),
+        }
+    }
+
+    pub async fn open(
+        &self,
+        admin_token: Option<&str>,
+    ) -> Result<consentry_collector::Collector, String> {
+        consentry_collector::Collector::open(&self.config(admin_token))
+            .await
+            .map(|collector| collector.expect("a sites file is configured"))
+    }
+
+    /// The collector binary with `args`, configured for this directory;
+    /// without `CONSENTRY_KEY_FILE` when `key_file` is false (then the
+    /// default beside the database is used).
+    pub fn command(&self, args: &[&str], key_file: bool) -> std::process::Command {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_consentry-collector"));
+        command
+            .args(args)
+            .env("CONSENTRY_SITES", self.path("sites.toml"))
+            .env("CONSENTRY_DATABASE_URL", self.database_url())
+            .env_remove("CONSENTRY_ADMIN_TOKEN");
+        if key_file {
+            command.env("CONSENTRY_KEY_FILE", self.key_file());
+        } else {
+            command.env_remove("CONSENTRY_KEY_FILE");
+        }
+        command
+    }
+
+    /// Stores one receipt signed in the browser's way and returns its row.
+    pub async fn store_one_receipt(
+        collector: &consentry_collector::Collector,
+    ) -> consentry_collector::store::StoredReceipt {
+        let jws = signed(common::SITE, &uuid(), common::ISSUED_AT);
+        let appended = collector
+            .store()
+            .append(new_receipt(&jws))
+            .await
+            .expect("append");
+        appended.new_row().expect("a new row").clone()
+    }
+}
