@@ -37,7 +37,9 @@
 //! - [`log`]: the pure per-site Merkle log: RFC 6962 tree, proofs, C2SP checkpoints.
 //! - `routes`: the receipt API handlers.
 //! - `error`: [`AppError`], the one error type handlers return, as JSON.
-//! - `static_files`: files from several directories, first match wins.
+//! - `static_files`: files from several directories, first match wins, never
+//!   a dotfile; [`check_static_dirs`] refuses a directory holding the key or
+//!   the database.
 
 pub mod audit;
 mod config;
@@ -52,6 +54,7 @@ pub mod store;
 pub use config::{default_key_file as config_key_file, Config, Site, Sites};
 pub use error::AppError;
 pub use keys::Countersigner;
+pub use static_files::check_static_dirs;
 pub use store::Store;
 
 use std::future::Future;

@@ -80,7 +80,8 @@ struct Serve {
     #[arg(long, value_name = "HOST:PORT")]
     addr: Option<String>,
     /// A directory served at `/`; repeat it for more, the first one holding a
-    /// path wins
+    /// path wins. Dotfiles are never served, and a directory holding the key
+    /// file or the SQLite database is refused
     #[arg(long = "static", value_name = "DIR")]
     static_dirs: Vec<PathBuf>,
 }
@@ -184,6 +185,8 @@ impl Serve {
             let port = std::env::var("CONSENTRY_PORT").unwrap_or_else(|_| "8080".into());
             format!("127.0.0.1:{port}")
         });
+        consentry_collector::check_static_dirs(&self.static_dirs, &config)
+            .map_err(anyhow::Error::msg)?;
         let mut state = AppState::new(self.static_dirs);
         match Collector::open(&config).await.map_err(anyhow::Error::msg)? {
             Some(collector) => {

@@ -702,3 +702,42 @@ async fn without_sites_the_receipt_api_says_so_and_static_files_still_work() {
             .expect("json");
     assert_eq!(body["error"], "no_sites");
 }
+
+#[tokio::test]
+async fn dotfiles_and_dot_directories_are_never_served_but_the_files_beside_them_are() {
+    let www = support::TempDir::new("dotfiles");
+    std::fs::write(www.0.join("page.txt"), "a page").expect("page");
+    std::fs::write(www.0.join(".env"), "SECRET=1").expect(".env");
+    std::fs::create_dir_all(www.0.join(".git")).expect(".git");
+    std::fs::write(www.0.join(".git/config"), "[core]").expect(".git/config");
+    std::fs::create_dir_all(www.0.join("sub/.hidden")).expect("sub/.hidden");
+    std::fs::write(www.0.join("sub/.hidden/index.html"), "hidden").expect("hidden");
+    let router = app(AppState::new(vec![www.0.clone()]));
+    let get = |path: &'static str| {
+        let router = router.clone();
+        async move {
+            let res = router
+                .oneshot(Request::get(path).body(Body::empty()).expect("req"))
+                .await
+                .expect("infallible");
+            let status = res.status();
+            let body = to_bytes(res.into_body(), usize::MAX).await.expect("body");
+            (status, String::from_utf8_lossy(&body).into_owned())
+        }
+    };
+
+    assert_eq!(get("/page.txt").await, (StatusCode::OK, "a page".into()));
+    let not_found = (StatusCode::NOT_FOUND, r#"{"error":"not found"}"#.to_owned());
+    for path in [
+        "/.env",
+        "/.git/config",
+        "/.git/",
+        "/sub/.hidden/",
+        // Encoded, as ServeDir decodes them.
+        "/%2eenv",
+        "/%2Egit/config",
+        "/sub%2F.hidden/index.html",
+    ] {
+        assert_eq!(get(path).await, not_found, "{path}");
+    }
+}

@@ -10,12 +10,13 @@ use std::time::{Duration, Instant};
 
 use support::CollectorDir;
 
-/// `consentry-collector serve` on `dir`, expected to stop at once: its exit
-/// status and stderr. A collector that starts anyway is killed after 30 s and
-/// fails the test.
-fn serve_refused(dir: &CollectorDir) -> (bool, String) {
+/// `consentry-collector serve` on `dir` (with `static_args`), expected to stop
+/// at once: its exit status and stderr. A collector that starts anyway is
+/// killed after 30 s and fails the test.
+fn serve_refused(dir: &CollectorDir, static_args: &[&str]) -> (bool, String) {
+    let args = [&["serve", "--addr", "127.0.0.1:0"], static_args].concat();
     let mut child = dir
-        .command(&["serve", "--addr", "127.0.0.1:0"], true)
+        .command(&args, true)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -72,7 +73,7 @@ async fn a_collector_whose_key_file_went_missing_refuses_to_start_until_it_is_ba
     );
     assert!(!setup.key_file().exists(), "no key is created in its place");
 
-    let (started, stderr) = serve_refused(&setup);
+    let (started, stderr) = serve_refused(&setup, &[]);
     assert!(!started, "serve exits with an error");
     assert!(
         stderr.contains(&shown),
@@ -88,6 +89,25 @@ async fn a_collector_whose_key_file_went_missing_refuses_to_start_until_it_is_ba
         .await
         .expect("verify");
     assert!(report.iter().all(|site| site.ok), "earlier receipts verify");
+}
+
+#[test]
+fn serve_refuses_to_serve_the_directory_holding_its_key_and_database() {
+    let setup = CollectorDir::new("key-static");
+    let served = setup.dir.0.display().to_string();
+
+    let (started, stderr) = serve_refused(&setup, &["--static", &served]);
+    assert!(!started, "serve exits with an error");
+    assert!(
+        stderr.contains(&format!("--static {served}")),
+        "names the directory: {stderr}"
+    );
+    assert!(
+        stderr.contains(&setup.key_file().display().to_string()),
+        "names the key file: {stderr}"
+    );
+    assert!(!setup.key_file().exists(), "no key is made to be served");
+    assert!(!setup.database().exists(), "no database either");
 }
 
 #[tokio::test]

@@ -149,3 +149,81 @@ async fn unknown_paths_and_methods_get_a_json_error() {
     assert_eq!(post.status, 405);
     assert_eq!(post.body, r#"{"error":"method not allowed"}"#);
 }
+
+/// A collector's folder laid out for the static-directory check: the key and
+/// the database in `data/`, inside `site/`, with `www/` beside `data/`.
+fn laid_out(root: &TempDir, database_url: Option<&str>) -> consentry_collector::Config {
+    for dir in ["site/data", "site/www"] {
+        std::fs::create_dir_all(root.0.join(dir)).expect("dirs");
+    }
+    let data = root.0.join("site/data");
+    consentry_collector::Config {
+        sites_file: None,
+        database_url: database_url.map_or_else(
+            || format!("sqlite://{}", data.join("consentry.db").display()),
+            str::to_owned,
+        ),
+        key_file: data.join("collector.key"),
+        admin_token: None,
+    }
+}
+
+#[test]
+fn a_static_dir_holding_the_key_or_the_database_is_refused_and_a_sibling_is_not() {
+    let root = TempDir::new("static-check");
+    let config = laid_out(&root, None);
+    let check = |dir: &str| consentry_collector::check_static_dirs(&[root.0.join(dir)], &config);
+
+    // The key does not exist yet: its directory counts.
+    for refused in ["site/data", "site", "site/data/../../site", ""] {
+        let err = check(refused).expect_err(refused);
+        assert!(
+            err.contains(&root.0.join(refused).display().to_string())
+                && err.contains("collector.key"),
+            "{refused}: names the directory and the key file: {err}"
+        );
+    }
+    check("site/www").expect("a sibling of the key's directory is served");
+    check("site/data-public").expect("a name that only starts alike is served");
+
+    // The database alone, the key kept elsewhere.
+    let elsewhere = root.0.join("site/www/../secrets/collector.key");
+    let config = consentry_collector::Config {
+        key_file: elsewhere,
+        ..config
+    };
+    let err = consentry_collector::check_static_dirs(&[root.0.join("site/data")], &config)
+        .expect_err("the database's directory");
+    assert!(err.contains("consentry.db"), "names the database: {err}");
+    let err = consentry_collector::check_static_dirs(&[root.0.join("site/secrets")], &config)
+        .expect_err("the key's directory, named through ..");
+    assert!(err.contains("collector.key"), "{err}");
+}
+
+#[test]
+fn with_postgres_only_the_key_file_keeps_a_static_dir_out() {
+    let root = TempDir::new("static-check-pg");
+    let config = laid_out(&root, Some("postgres://u:p@127.0.0.1:5432/db"));
+    consentry_collector::check_static_dirs(&[root.0.join("site/www")], &config)
+        .expect("no SQLite file to keep out");
+    consentry_collector::check_static_dirs(&[root.0.join("site")], &config)
+        .expect_err("the key is in there");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_key_symlinked_from_a_static_dir_is_refused_where_it_really_is_too() {
+    let root = TempDir::new("static-check-link");
+    let config = laid_out(&root, None);
+    std::fs::write(&config.key_file, "seed").expect("key");
+    let link = root.0.join("site/www/collector.key");
+    std::os::unix::fs::symlink(&config.key_file, &link).expect("symlink");
+    let served_link = consentry_collector::Config {
+        key_file: link,
+        ..config.clone()
+    };
+    consentry_collector::check_static_dirs(&[root.0.join("site/www")], &served_link)
+        .expect_err("the link is in www");
+    consentry_collector::check_static_dirs(&[root.0.join("site/data")], &served_link)
+        .expect_err("the key it points at is in data");
+}
