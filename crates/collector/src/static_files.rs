@@ -96,12 +96,18 @@ fn percent_decode(path: &[u8]) -> Vec<u8> {
 /// is looked for where it is named and, when it is a symlink, where it really
 /// is. A file that does not exist yet (the key before the first start) counts
 /// by the directory it would be made in; the part of a path that does not
-/// exist yet is taken as written. With PostgreSQL only the key file counts.
-/// The error names the directory and the file.
+/// exist yet is taken as written. With PostgreSQL only the key file counts;
+/// with receipts off (no sites file) only files that exist. The error names
+/// the directory and the file.
 pub fn check_static_dirs(static_dirs: &[PathBuf], config: &Config) -> Result<(), String> {
     let cwd = std::env::current_dir()
         .map_err(|err| format!("cannot read the working directory: {err}"))?;
-    let secrets = secret_files(config);
+    let mut secrets = secret_files(config);
+    // Receipts off (no sites file): no key or database will be made, so
+    // only ones already there (left from when receipts were on) count.
+    if config.sites_file.is_none() {
+        secrets.retain(|(_, file)| file.exists());
+    }
     for static_dir in static_dirs {
         let served = resolve(&cwd.join(static_dir));
         for (what, file) in &secrets {

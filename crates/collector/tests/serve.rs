@@ -158,7 +158,8 @@ fn laid_out(root: &TempDir, database_url: Option<&str>) -> consentry_collector::
     }
     let data = root.0.join("site/data");
     consentry_collector::Config {
-        sites_file: None,
+        // Receipts on: the key and the database will be made there.
+        sites_file: Some(root.0.join("site/sites.toml")),
         database_url: database_url.map_or_else(
             || format!("sqlite://{}", data.join("consentry.db").display()),
             str::to_owned,
@@ -197,6 +198,21 @@ fn a_static_dir_holding_the_key_or_the_database_is_refused_and_a_sibling_is_not(
     assert!(err.contains("consentry.db"), "names the database: {err}");
     let err = consentry_collector::check_static_dirs(&[root.0.join("site/secrets")], &config)
         .expect_err("the key's directory, named through ..");
+    assert!(err.contains("collector.key"), "{err}");
+}
+
+#[test]
+fn with_receipts_off_only_a_key_or_database_already_there_keeps_a_static_dir_out() {
+    let root = TempDir::new("static-check-off");
+    let config = consentry_collector::Config {
+        sites_file: None,
+        ..laid_out(&root, None)
+    };
+    consentry_collector::check_static_dirs(&[root.0.join("site")], &config)
+        .expect("static files only: no key or database will be made");
+    std::fs::write(&config.key_file, "seed").expect("a key left from before");
+    let err = consentry_collector::check_static_dirs(&[root.0.join("site")], &config)
+        .expect_err("a key left from before is never served");
     assert!(err.contains("collector.key"), "{err}");
 }
 
