@@ -44,8 +44,10 @@ pub struct Entry {
     pub expires_ms: u64,
     pub attempts: u32,
     pub retry_at: u64,
-    /// Another tab (or this one) is sending it until then.
+    /// A tab is sending it until then, if that tab is still open: the id of
+    /// its page (see [`next_step`]).
     pub lease_until: u64,
+    pub lease_owner: String,
     /// The collector's acknowledgement, once verified (its JSON body).
     pub ack: String,
     pub notice_stored: bool,
@@ -80,6 +82,7 @@ impl Entry {
             attempts: 0,
             retry_at: 0,
             lease_until: 0,
+            lease_owner: String::new(),
             ack: String::new(),
             // No notices endpoint beside a custom endpoint: nothing to send.
             notice_stored: crate::proof::notices_endpoint(endpoint).is_none(),
@@ -124,6 +127,7 @@ impl Entry {
             push_num(&mut num, n);
             line(&num);
         }
+        line(&self.lease_owner);
         line(&self.notice_sha);
         line(&self.jws);
         line(&self.ack);
@@ -153,6 +157,7 @@ impl Entry {
             retry_at,
             lease_until,
             notice_stored,
+            lease_owner: next()?,
             notice_sha: next()?,
             jws: next()?,
             ack: next()?,
@@ -220,7 +225,11 @@ pub enum Step {
     Done,
 }
 
-pub fn next_step(e: &Entry, now: u64) -> Step {
+/// `live`: the pages of this site whose courier is running (their Web
+/// Locks), or `None` where the browser cannot tell: then a lease simply runs
+/// out. A lease of a page that was closed or reloaded ends with it, so the
+/// next page sends at once instead of waiting out the lease.
+pub fn next_step(e: &Entry, now: u64, live: Option<&[String]>) -> Step {
     if e.is_done() {
         return Step::Done;
     }
@@ -230,7 +239,9 @@ pub fn next_step(e: &Entry, now: u64) -> Step {
     if !e.is_signed() {
         return Step::Sign;
     }
-    let not_before = e.lease_until.max(e.retry_at);
+    let leased = live.is_none_or(|pages| pages.contains(&e.lease_owner));
+    let lease = if leased { e.lease_until } else { 0 };
+    let not_before = lease.max(e.retry_at);
     if not_before > now {
         return Step::WaitUntil(not_before);
     }
@@ -240,9 +251,10 @@ pub fn next_step(e: &Entry, now: u64) -> Step {
     }
 }
 
-/// Taken for sending by this tab: the others wait out the lease.
-pub fn lease(e: &mut Entry, now: u64) {
+/// Taken for sending by the page `owner`: the others wait while it is open.
+pub fn lease(e: &mut Entry, now: u64, owner: &str) {
     e.lease_until = now + LEASE_MS;
+    e.lease_owner = owner.to_owned();
 }
 
 /// A try that must be repeated: backoff from the attempts so far.
@@ -592,7 +604,7 @@ mod tests {
         let signed = Entry::from_signed(&e.endpoint, &jws).expect("old outbox");
         assert_eq!(signed.jws, jws, "the bytes signed then are the bytes sent");
         assert_eq!(
-            next_step(&signed, NOW),
+            next_step(&signed, NOW, None),
             Step::Send {
                 receipt: true,
                 notice: false
@@ -611,10 +623,10 @@ mod tests {
     #[test]
     fn a_written_entry_is_signed_then_sent_then_done() {
         let mut e = entry();
-        assert_eq!(next_step(&e, NOW), Step::Sign);
+        assert_eq!(next_step(&e, NOW, None), Step::Sign);
         e.jws = "h.p.s".into();
         assert_eq!(
-            next_step(&e, NOW),
+            next_step(&e, NOW, None),
             Step::Send {
                 receipt: true,
                 notice: true
@@ -622,38 +634,51 @@ mod tests {
         );
         e.notice_stored = true;
         assert_eq!(
-            next_step(&e, NOW),
+            next_step(&e, NOW, None),
             Step::Send {
                 receipt: true,
                 notice: false
             }
         );
         e.ack = "{}".into();
-        assert_eq!(next_step(&e, NOW), Step::Done);
+        assert_eq!(next_step(&e, NOW, None), Step::Done);
     }
 
     #[test]
     fn a_leased_or_backed_off_entry_waits_and_an_expired_one_is_dropped() {
         let mut e = signed();
-        lease(&mut e, NOW);
-        assert_eq!(next_step(&e, NOW + 1), Step::WaitUntil(NOW + LEASE_MS));
+        lease(&mut e, NOW, "page-a");
+        assert_eq!(
+            next_step(&e, NOW + 1, None),
+            Step::WaitUntil(NOW + LEASE_MS)
+        );
+        let open = ["page-a".to_owned(), "page-b".to_owned()];
+        assert_eq!(
+            next_step(&e, NOW + 1, Some(&open)),
+            Step::WaitUntil(NOW + LEASE_MS),
+            "another open tab is sending it"
+        );
+        assert!(
+            matches!(next_step(&e, NOW + 1, Some(&open[1..])), Step::Send { .. }),
+            "the page that took it was closed: send it now"
+        );
         retry_later(&mut e, NOW, 0.0);
         assert_eq!(
             (e.attempts, e.lease_until),
             (1, 0),
             "a retry ends the lease"
         );
-        assert_eq!(next_step(&e, NOW), Step::WaitUntil(NOW + 1_000));
+        assert_eq!(next_step(&e, NOW, None), Step::WaitUntil(NOW + 1_000));
         retry_later(&mut e, NOW, 0.0);
         assert_eq!(
-            next_step(&e, NOW),
+            next_step(&e, NOW, None),
             Step::WaitUntil(NOW + 2_000),
             "backoff grows"
         );
-        assert_eq!(next_step(&e, e.expires_ms), Step::DropExpired);
+        assert_eq!(next_step(&e, e.expires_ms, None), Step::DropExpired);
         e.ack = "{}".into();
         assert_ne!(
-            next_step(&e, e.expires_ms),
+            next_step(&e, e.expires_ms, None),
             Step::DropExpired,
             "an acknowledged receipt is stored: only its notice is left"
         );

@@ -39,6 +39,10 @@ extern "C" {
     fn records_with(prefix: &str) -> js_sys::Array;
     fn persistent() -> bool;
     fn lock() -> js_sys::Promise;
+    #[wasm_bindgen(js_name = holdPage)]
+    fn hold_page(page: &str);
+    #[wasm_bindgen(js_name = livePages)]
+    fn live_pages() -> js_sys::Promise;
     #[wasm_bindgen(js_name = takeOld)]
     fn take_old(site: &str) -> js_sys::Promise;
     #[wasm_bindgen(js_name = clearOld)]
@@ -121,6 +125,7 @@ impl Receipts {
             timer_due: None,
             handed: Vec::new(),
             tx: tx.clone(),
+            page: page_id(),
         };
         spawn_local(courier.run(rx));
         let online = tx.clone();
@@ -185,6 +190,15 @@ struct Courier {
     timer_due: Option<u64>,
     handed: Vec<js_sys::Function>,
     tx: Sender<Msg>,
+    /// This page's id: its leases count while its Web Lock is held.
+    page: String,
+}
+
+/// A page id for leases: only has to differ between the pages open at once.
+fn page_id() -> String {
+    let mut id = String::from("p");
+    crate::config::push_num(&mut id, (js_sys::Math::random() * 1e15) as u64);
+    id
 }
 
 fn now() -> u64 {
@@ -240,6 +254,7 @@ async fn hold_lock() -> Result<Held, JsValue> {
 
 impl Courier {
     async fn run(mut self, mut rx: Receiver<Msg>) {
+        hold_page(&self.page);
         if let Err(e) = self.migrate().await {
             web_sys::console::error_2(&"consentry: receipts:".into(), &e);
         }
@@ -354,18 +369,23 @@ impl Courier {
     /// the lock is released and answer as [`Msg::Replied`].
     async fn round(&mut self) -> Result<(), JsValue> {
         let lock = hold_lock().await?;
+        let live: Option<Vec<String>> = JsFuture::from(live_pages())
+            .await?
+            .dyn_into::<js_sys::Array>()
+            .ok()
+            .map(|a| a.iter().filter_map(|p| p.as_string()).collect());
         let t = now();
         let mut sending = Vec::new();
         let mut next: Option<u64> = None;
         for mut e in journal() {
-            let mut step = outbox::next_step(&e, t);
+            let mut step = outbox::next_step(&e, t, live.as_deref());
             if step == Step::Sign {
                 if !self.sign(&mut e).await? {
                     // Not of this format: it can never be signed.
                     record_delete(&entry_key(&e.id));
                     continue;
                 }
-                step = outbox::next_step(&e, t);
+                step = outbox::next_step(&e, t, live.as_deref());
             }
             match step {
                 Step::Done => record_delete(&entry_key(&e.id)),
@@ -379,7 +399,7 @@ impl Courier {
                 }
                 Step::WaitUntil(at) => next = Some(next.map_or(at, |n| n.min(at))),
                 Step::Send { receipt, notice } => {
-                    outbox::lease(&mut e, t);
+                    outbox::lease(&mut e, t, &self.page);
                     store(&e);
                     sending.push((e, receipt, notice));
                 }

@@ -86,6 +86,23 @@ export function lock() {
   });
 }
 
+// Each page's courier holds a Web Lock named after its page id for as long
+// as the page lives, so a tab can tell a lease taken by a closed or reloaded
+// page (send now) from one a live tab holds (leave it).
+const PAGE = 'consentry-page:';
+export function holdPage(id) {
+  navigator.locks?.request(PAGE + id, () => new Promise(() => {}));
+}
+
+// The ids of the pages whose courier runs; null without Web Locks.
+export function livePages() {
+  if (!navigator.locks) return Promise.resolve(null);
+  return navigator.locks.query().then(
+    (s) => s.held.filter((l) => l.name.startsWith(PAGE)).map((l) => l.name.slice(PAGE.length)),
+    () => null,
+  );
+}
+
 // IndexedDB `consentry`: the visitor's keys; earlier releases also kept
 // their outbox and latest receipt there (see `takeOld`).
 const STORES = ['keys', 'outbox', 'receipts', 'notices'];

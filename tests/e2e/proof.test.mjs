@@ -47,7 +47,8 @@ async function journal(page) {
     Object.entries(localStorage)
       .filter(([k]) => k.startsWith('consentry:entry:'))
       .map(([, v]) => {
-        const [format, id, site, endpoint, , attempts, , , , , jws] = v.split('\n');
+        // One field per line, in src/outbox.rs `Entry::to_text` order.
+        const [format, id, site, endpoint, , attempts, , , , , , jws] = v.split('\n');
         return { format, id, site, endpoint, attempts: Number(attempts), jws };
       }),
   );
@@ -177,7 +178,7 @@ test('a tab closed right after a choice sends its receipt by beacon', LONG, asyn
   await b.getByRole('button', { name: 'Reject all', exact: true }).click();
   const id = (await consentCookie(context)).id;
   await page.waitForFunction(
-    () => Object.values(localStorage).some((v) => v.startsWith('consentry-entry-1\n') && v.split('\n')[10]),
+    () => Object.values(localStorage).some((v) => v.startsWith('consentry-entry-1\n') && v.split('\n')[11]),
     null,
     { timeout: 5_000 },
   );
@@ -202,13 +203,57 @@ test('a receipt left behind is delivered from the next page, with no online even
   assert.equal(receipt.method, 'accept_all');
 });
 
+test('a send left unanswered by a tab that is gone is taken up and confirmed at once by the next page', LONG, async (t) => {
+  const { page, context } = await newPage(t);
+  // Nothing of the first tab gets through: its POST never answers, and no
+  // beacon leaves (this test is about the lease, not the beacon).
+  await context.addInitScript(() => {
+    Navigator.prototype.sendBeacon = () => true;
+  });
+  // The first tab's POSTs are held unanswered, then dropped; later ones go through.
+  let hold = true;
+  const held = [];
+  await context.route(RECEIPTS, (route) => (hold ? held.push(route) : route.continue()));
+  const b = await openBanner(page);
+  await b.getByRole('button', { name: 'Accept all', exact: true }).click();
+  const id = (await consentCookie(context)).id;
+  // Signed, and taken for sending by this tab (a lease with its page id).
+  await page.waitForFunction(() =>
+    Object.values(localStorage).some((v) => {
+      const f = v.split('\n');
+      return f[0] === 'consentry-entry-1' && f[11] && f[9];
+    }),
+  );
+  // The tab dies mid-send: its main thread stops (as a crash or a killed
+  // process would), so it never hears the POST fail and never ends its lease.
+  page.evaluate(() => {
+    for (;;);
+  }).catch(() => {});
+  await new Promise((res) => setTimeout(res, 200));
+  await page.close();
+  await Promise.all(held.map((r) => r.abort().catch(() => {})));
+  hold = false;
+  const started = Date.now();
+  const next = await context.newPage();
+  await next.goto(BASE + '/privacy.html');
+  // (Its keepalive POST may still have reached the collector after the tab
+  // died; what the lease decides is whether the next page confirms the
+  // receipt and clears the journal now, or only after 20 s.)
+  await next.waitForFunction(
+    () => !Object.keys(localStorage).some((k) => k.startsWith('consentry:entry:')),
+    null,
+    { timeout: Math.max(1, started + 8_000 - Date.now()) },
+  );
+  assert.equal(payloadOf((await stored(id)).jws).method, 'accept_all');
+});
+
 test("a receipt id another key posts first still stores the visitor's receipt", { ...LONG, skip: !ADMIN && 'CONSENTRY_ADMIN_TOKEN not set' }, async (t) => {
   const { page, context } = await newPage(t);
   await context.route(RECEIPTS, (route) => route.abort('connectionrefused'));
   const b = await openBanner(page);
   await b.getByRole('button', { name: 'Accept all', exact: true }).click();
   const id = (await consentCookie(context)).id;
-  await page.waitForFunction(() => Object.values(localStorage).some((v) => v.startsWith('consentry-entry-1\n') && v.split('\n')[10]));
+  await page.waitForFunction(() => Object.values(localStorage).some((v) => v.startsWith('consentry-entry-1\n') && v.split('\n')[11]));
   const [{ jws: visitorJws }] = await journal(page);
   const visitor = payloadOf(visitorJws);
 

@@ -104,9 +104,11 @@ test('the preferences dialog shows the latest receipt and downloads it with the 
   await b.getByRole('button', { name: 'Reject all', exact: true }).click();
   const id = (await consentCookie(context)).id;
   await stored(id);
-  // The acknowledgement lands asynchronously; reopen until the dialog shows it confirmed.
+  // The acknowledgement lands asynchronously: after the reload, wait (bounded)
+  // until the widget has confirmed it, then open the dialog.
   await page.reload();
   await waitReady(page);
+  await page.waitForFunction(() => !Object.keys(localStorage).some((k) => k.startsWith('consentry:entry:')), null, { timeout: 10_000 });
   await page.getByRole('button', { name: 'Privacy settings' }).click();
   const dlg = preferences(page);
   await dlg.getByRole('heading', { name: 'Your consent receipt' }).waitFor();
