@@ -85,7 +85,7 @@ impl Entry {
             lease_owner: String::new(),
             ack: String::new(),
             // No notices endpoint beside a custom endpoint: nothing to send.
-            notice_stored: crate::proof::notices_endpoint(endpoint).is_none(),
+            notice_stored: notices_endpoint(endpoint).is_none(),
         })
     }
 
@@ -259,7 +259,7 @@ pub fn lease(e: &mut Entry, now: u64, owner: &str) {
 
 /// A try that must be repeated: backoff from the attempts so far.
 pub fn retry_later(e: &mut Entry, now: u64, random: f64) {
-    e.retry_at = now + crate::proof::retry_delay_ms(e.attempts, random);
+    e.retry_at = now + retry_delay_ms(e.attempts, random);
     e.attempts = e.attempts.saturating_add(1);
     e.lease_until = 0;
 }
@@ -517,6 +517,26 @@ pub fn download_file(id: &str, jws: &str, ack: &str) -> String {
     ])
     .canonical()
     .unwrap_or_default()
+}
+
+/// Exponential backoff with full jitter: 2 s, 4 s, 8 s … capped at 10
+/// minutes, each spread over [½, 1] of its step so that many visitors coming
+/// back online do not retry in lock-step. `random` is in [0, 1).
+pub fn retry_delay_ms(attempt: u32, random: f64) -> u64 {
+    const BASE_MS: u64 = 2_000;
+    const CAP_MS: u64 = 600_000;
+    let step = BASE_MS.saturating_mul(1u64 << attempt.min(20)).min(CAP_MS);
+    let jitter = (random.clamp(0.0, 1.0) * (step / 2) as f64) as u64;
+    step / 2 + jitter
+}
+
+/// The notices endpoint next to the receipts endpoint (`…/v1/receipts` →
+/// `…/v1/notices`).
+pub fn notices_endpoint(receipts_endpoint: &str) -> Option<String> {
+    let base = receipts_endpoint.strip_suffix("/receipts")?;
+    let mut out = String::from(base);
+    out.push_str("/notices");
+    Some(out)
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
@@ -837,5 +857,29 @@ mod tests {
             "{m}"
         );
         assert!(m.ends_with("kept and sent again later"));
+    }
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_is_capped() {
+        assert_eq!(
+            (retry_delay_ms(0, 0.0), retry_delay_ms(0, 0.999_999)),
+            (1_000, 1_999)
+        );
+        assert_eq!(retry_delay_ms(3, 0.0), 8_000);
+        assert!(retry_delay_ms(30, 0.999) <= 600_000);
+        assert!(retry_delay_ms(30, 0.0) >= 300_000);
+    }
+
+    #[test]
+    fn notices_go_next_to_receipts() {
+        assert_eq!(
+            notices_endpoint("https://c.example/v1/receipts").as_deref(),
+            Some("https://c.example/v1/notices")
+        );
+        assert_eq!(
+            notices_endpoint("/v1/receipts").as_deref(),
+            Some("/v1/notices")
+        );
+        assert_eq!(notices_endpoint("/collect"), None);
     }
 }

@@ -1,12 +1,12 @@
 //! Proof of consent, the pure half: the notice (every text the visitor saw),
-//! the receipt for a choice, the JWS around it, and the outbox's retry
-//! policy. No `web_sys`: the browser half (keys, signing, IndexedDB, the
-//! network) is `page::outbox`.
+//! the receipt for a choice and the JWS around it. No `web_sys`: what
+//! happens to a receipt after it is written is `crate::outbox` (decisions)
+//! and `page::courier` (keys, signing, the network).
 //!
 //! A receipt is written down the moment the choice is made, before the
 //! visitor's key is loaded or the notice hash is known (both are async in
 //! the browser). `subject.key` and `notice.sha256` are filled in when it is
-//! signed; `fill_and_sign_input` does that.
+//! signed; `signing_input` does that.
 
 use consentry_receipt::json::Json;
 use consentry_receipt::receipt::format_rfc3339_utc;
@@ -343,47 +343,6 @@ pub fn jws(signing_input: &str, signature: &[u8]) -> String {
     out
 }
 
-/// What to do with a receipt after the collector answered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Delivery {
-    /// Stored (201) or already stored (200): keep the countersigned copy.
-    Acknowledged,
-    /// The collector refused it for good (a malformed receipt, an unknown
-    /// site): retrying cannot help, and the console says why.
-    Refused,
-    /// Down, overloaded, offline, timed out: keep it and try again later.
-    Retry,
-}
-
-pub fn delivery(status: u16) -> Delivery {
-    match status {
-        200 | 201 => Delivery::Acknowledged,
-        408 | 425 | 429 => Delivery::Retry,
-        400..=499 => Delivery::Refused,
-        _ => Delivery::Retry,
-    }
-}
-
-/// Exponential backoff with full jitter: 2 s, 4 s, 8 s … capped at 10
-/// minutes, each spread over [½, 1] of its step so that many visitors coming
-/// back online do not retry in lock-step. `random` is in [0, 1).
-pub fn retry_delay_ms(attempt: u32, random: f64) -> u64 {
-    const BASE_MS: u64 = 2_000;
-    const CAP_MS: u64 = 600_000;
-    let step = BASE_MS.saturating_mul(1u64 << attempt.min(20)).min(CAP_MS);
-    let jitter = (random.clamp(0.0, 1.0) * (step / 2) as f64) as u64;
-    step / 2 + jitter
-}
-
-/// The notices endpoint next to the receipts endpoint (`…/v1/receipts` →
-/// `…/v1/notices`).
-pub fn notices_endpoint(receipts_endpoint: &str) -> Option<String> {
-    let base = receipts_endpoint.strip_suffix("/receipts")?;
-    let mut out = String::from(base);
-    out.push_str("/notices");
-    Some(out)
-}
-
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
@@ -537,40 +496,5 @@ mod tests {
         assert!(before.contains("acme_session_*"));
         c.texts.reject_all = "No thanks".into();
         assert_ne!(notice(&c).canonical().expect("canonical"), before);
-    }
-
-    #[test]
-    fn delivery_retries_what_can_succeed_later_and_drops_what_cannot() {
-        assert_eq!(delivery(201), Delivery::Acknowledged);
-        assert_eq!(delivery(200), Delivery::Acknowledged);
-        assert_eq!(delivery(0), Delivery::Retry, "network error");
-        assert_eq!(delivery(503), Delivery::Retry);
-        assert_eq!(delivery(429), Delivery::Retry);
-        assert_eq!(delivery(400), Delivery::Refused);
-        assert_eq!(delivery(403), Delivery::Refused);
-    }
-
-    #[test]
-    fn backoff_doubles_with_jitter_and_is_capped() {
-        assert_eq!(
-            (retry_delay_ms(0, 0.0), retry_delay_ms(0, 0.999_999)),
-            (1_000, 1_999)
-        );
-        assert_eq!(retry_delay_ms(3, 0.0), 8_000);
-        assert!(retry_delay_ms(30, 0.999) <= 600_000);
-        assert!(retry_delay_ms(30, 0.0) >= 300_000);
-    }
-
-    #[test]
-    fn notices_go_next_to_receipts() {
-        assert_eq!(
-            notices_endpoint("https://c.example/v1/receipts").as_deref(),
-            Some("https://c.example/v1/notices")
-        );
-        assert_eq!(
-            notices_endpoint("/v1/receipts").as_deref(),
-            Some("/v1/notices")
-        );
-        assert_eq!(notices_endpoint("/collect"), None);
     }
 }

@@ -95,10 +95,10 @@ pub enum Msg {
 /// `endpoint`): what a new receipt on this page is written with, and the
 /// courier's address.
 pub struct Receipts {
-    pub site: String,
-    pub endpoint: String,
+    site: String,
+    endpoint: String,
     /// The canonical notice of this page: what its receipts were shown.
-    pub notice: String,
+    notice: String,
     /// The visitor's last receipt id: the next one's `previous`.
     pub previous: String,
     courier: Sender<Msg>,
@@ -143,12 +143,11 @@ impl Receipts {
     /// Journals a receipt synchronously and wakes the courier; `false` when
     /// it cannot be written down (then no receipt claims anything).
     pub fn record(&mut self, receipt: consentry_receipt::Receipt) -> bool {
-        let id = receipt.receipt_id.clone();
         let Some(entry) = Entry::new(receipt, &self.endpoint, &self.notice) else {
             return false;
         };
-        record_put(&concat(&[ENTRY, &id]), &entry.to_text());
-        self.previous = id;
+        store(&entry);
+        self.previous = entry.id;
         self.courier.send(Msg::Wake);
         true
     }
@@ -416,7 +415,7 @@ impl Courier {
         }
         for (e, receipt, notice) in &sending {
             if *notice {
-                if let Some(url) = proof::notices_endpoint(&e.endpoint) {
+                if let Some(url) = outbox::notices_endpoint(&e.endpoint) {
                     self.send(&e.id, true, &url, &e.notice);
                 }
             }
