@@ -166,9 +166,13 @@ pub async fn verify_database(
     site: Option<String>,
 ) -> Result<Vec<Report>, String> {
     let signer = std::sync::Arc::new(Countersigner::load_existing(&config.key_file)?);
-    let store = Store::open(&config.database_url, std::sync::Arc::clone(&signer))
-        .await
-        .map_err(|err| err.to_string())?;
+    let store = Store::open(
+        &config.database_url,
+        std::sync::Arc::clone(&signer),
+        config.origin()?,
+    )
+    .await
+    .map_err(|err| err.to_string())?;
     let sites = match site {
         Some(site) => vec![site],
         None => store.sites().await.map_err(|err| err.to_string())?,

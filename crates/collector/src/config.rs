@@ -59,6 +59,12 @@ impl Sites {
             toml::from_str(text).map_err(|err| err.to_string())?
         };
         for (id, site) in &file.sites {
+            if !is_site_id(id) {
+                return Err(format!(
+                    "sites.{id:?}: a site id is 1 to 64 letters, digits, '-', '_' or '.' \
+                     (it names the site's log, in checkpoints and URLs)"
+                ));
+            }
             if site.retention_days == Some(0) {
                 return Err(format!(
                     "sites.{id}.retention_days: must be at least 1 (a receipt must outlive the visit that made it); leave it out to keep receipts for ever"
@@ -104,6 +110,18 @@ impl FromIterator<(String, Site)> for Sites {
     }
 }
 
+/// What a site id may be: it is the last part of its log's origin line and
+/// a path segment of the log's URLs.
+pub fn is_site_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && id != "."
+        && id != ".."
+}
+
 fn is_origin(s: &str) -> bool {
     let rest = s
         .strip_prefix("https://")
@@ -124,13 +142,24 @@ fn is_origin(s: &str) -> bool {
 ///   only. Missing while the store holds receipts: `serve` refuses to start.
 /// - `CONSENTRY_ADMIN_TOKEN`: bearer token for export and audit; without it
 ///   those routes answer 503.
+/// - `CONSENTRY_LOG_ORIGIN`: the name of this deployment's logs, its public
+///   host and path without a scheme (`consent.acme.example/consentry`); site
+///   `shop`'s checkpoints say `consent.acme.example/consentry/shop`. Set it
+///   once, before the first receipt: a log's name never changes, and a
+///   collector whose stored checkpoints name another refuses to start.
+///   Unset: [`DEFAULT_LOG_ORIGIN`], with a warning.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub sites_file: Option<PathBuf>,
     pub database_url: String,
     pub key_file: PathBuf,
     pub admin_token: Option<String>,
+    pub log_origin: Option<String>,
 }
+
+/// The log name when `CONSENTRY_LOG_ORIGIN` is unset: right for a demo on
+/// this machine, wrong for a deployment (see [`Config`]).
+pub const DEFAULT_LOG_ORIGIN: &str = "localhost/consentry";
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://consentry.db";
 
@@ -151,7 +180,14 @@ impl Config {
             database_url,
             key_file,
             admin_token: var("CONSENTRY_ADMIN_TOKEN"),
+            log_origin: var("CONSENTRY_LOG_ORIGIN"),
         }
+    }
+
+    /// The configured log name, or the default.
+    pub fn origin(&self) -> Result<crate::store::Origin, String> {
+        crate::store::Origin::new(self.log_origin.as_deref().unwrap_or(DEFAULT_LOG_ORIGIN))
+            .map_err(|err| format!("CONSENTRY_LOG_ORIGIN: {err}"))
     }
 }
 

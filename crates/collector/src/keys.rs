@@ -33,16 +33,32 @@ pub const COUNTERSIGNATURE_TYP: &str = "consentry-countersignature+jws";
 /// empty: the last one signs, all of them verify.
 pub struct Countersigner {
     keys: Vec<Key>,
+    /// The public halves, in the same order: what verifies and is published.
+    public: PublicKeys,
 }
 
 /// One Ed25519 key and what is derived from it once.
 struct Key {
     signing: SigningKey,
-    verifying: VerifyingKey,
-    public: [u8; 32],
     kid: String,
     /// `B64U(header) "."`, the same for every countersignature by this key.
     /// The header names the kid, so it also tells which key made a token.
+    header_prefix: String,
+}
+
+/// The public half of every key the collector has signed with, oldest
+/// first: all an auditor, a witness or a visitor needs to check a
+/// countersignature, a checkpoint or a prune record. Built from the key file
+/// or from a saved `/.well-known/jwks.json`, which list the same keys.
+#[derive(Clone, Debug)]
+pub struct PublicKeys {
+    keys: Vec<PublicKey>,
+}
+
+#[derive(Clone, Debug)]
+struct PublicKey {
+    verifying: VerifyingKey,
+    kid: String,
     header_prefix: String,
 }
 
@@ -199,7 +215,13 @@ impl Countersigner {
             }
             keys.push(key);
         }
-        Ok(Countersigner { keys })
+        let public = PublicKeys {
+            keys: keys
+                .iter()
+                .map(|k| PublicKey::new(k.signing.verifying_key()))
+                .collect::<Result<_, _>>()?,
+        };
+        Ok(Countersigner { keys, public })
     }
 
     /// The key that signs: the newest.
@@ -223,25 +245,14 @@ impl Countersigner {
         self.keys.len()
     }
 
-    /// `{"keys":[…]}` for `/.well-known/jwks.json`: every key, oldest first
-    /// and the signing key last, so every countersignature ever made stays
-    /// verifiable by anyone holding it.
+    /// `{"keys":[…]}` for `/.well-known/jwks.json`: see [`PublicKeys::jwks`].
     pub fn jwks(&self) -> serde_json::Value {
-        let keys: Vec<serde_json::Value> = self
-            .keys
-            .iter()
-            .map(|k| {
-                serde_json::json!({
-                    "kty": "OKP",
-                    "crv": "Ed25519",
-                    "x": b64::encode(&k.public),
-                    "kid": k.kid,
-                    "alg": "EdDSA",
-                    "use": "sig",
-                })
-            })
-            .collect();
-        serde_json::json!({ "keys": keys })
+        self.public.jwks()
+    }
+
+    /// The public half of every key.
+    pub fn public_keys(&self) -> &PublicKeys {
+        &self.public
     }
 
     /// A JWS compact countersignature over `payload` (canonical JSON text),
@@ -256,8 +267,118 @@ impl Countersigner {
         jws
     }
 
-    /// The payload of `jws` if its header is exactly the one one of our keys
-    /// writes (so its `kid` is one we know) and that key's signature
+    /// See [`PublicKeys::verify`].
+    pub fn verify(&self, jws: &str) -> Option<String> {
+        self.public.verify(jws)
+    }
+
+    /// Signs a C2SP signed note (a checkpoint, a prune record) with the
+    /// newest key under the key name `name` (the log's origin).
+    pub fn sign_note(&self, text: &str, name: &str) -> Result<String, crate::log::Error> {
+        crate::log::note::sign(text, name, &self.newest().signing)
+    }
+
+    /// The key file's text: one seed per line, oldest first.
+    fn key_file_text(&self) -> String {
+        let mut text = String::new();
+        for key in &self.keys {
+            text.push_str(&b64::encode(&key.signing.to_bytes()));
+            text.push('\n');
+        }
+        text
+    }
+}
+
+impl PublicKey {
+    fn new(verifying: VerifyingKey) -> Result<PublicKey, String> {
+        let kid = okp_thumbprint(verifying.as_bytes());
+        let header = Json::object(vec![
+            ("alg", Some(Json::str("EdDSA"))),
+            ("kid", Some(Json::str(&kid))),
+            ("typ", Some(Json::str(COUNTERSIGNATURE_TYP))),
+        ]);
+        let header = header.canonical().map_err(|_| "header".to_owned())?;
+        let header_prefix = format!("{}.", b64::encode(header.as_bytes()));
+        Ok(PublicKey {
+            verifying,
+            kid,
+            header_prefix,
+        })
+    }
+}
+
+impl PublicKeys {
+    /// Reads a saved `/.well-known/jwks.json`. Every key must be an Ed25519
+    /// OKP key whose `kid`, when given, is its RFC 7638 thumbprint (the kid
+    /// our countersignatures name): a JWKS that lies about a kid is refused,
+    /// not trusted for that kid. Keys of other types are named and refused,
+    /// as this is a collector's JWKS and holds none.
+    pub fn from_jwks(text: &str) -> Result<PublicKeys, String> {
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|err| format!("not JSON: {err}"))?;
+        let list = value
+            .get("keys")
+            .and_then(serde_json::Value::as_array)
+            .ok_or("no \"keys\" array (save the collector's /.well-known/jwks.json)")?;
+        let mut keys: Vec<PublicKey> = Vec::with_capacity(list.len());
+        for (i, jwk) in list.iter().enumerate() {
+            let member = |name: &str| jwk.get(name).and_then(serde_json::Value::as_str);
+            if member("kty") != Some("OKP") || member("crv") != Some("Ed25519") {
+                return Err(format!("key {i}: not an Ed25519 (OKP) key"));
+            }
+            let x = member("x")
+                .and_then(b64::decode)
+                .and_then(|x| <[u8; 32]>::try_from(x).ok())
+                .ok_or_else(|| format!("key {i}: \"x\" is not a base64url 32-byte public key"))?;
+            let verifying = VerifyingKey::from_bytes(&x)
+                .map_err(|_| format!("key {i}: \"x\" is not an Ed25519 public key"))?;
+            let key = PublicKey::new(verifying)?;
+            if let Some(kid) = member("kid") {
+                if kid != key.kid {
+                    return Err(format!(
+                        "key {i}: kid {kid} is not the key's thumbprint {}",
+                        key.kid
+                    ));
+                }
+            }
+            if !keys.iter().any(|k| k.kid == key.kid) {
+                keys.push(key);
+            }
+        }
+        if keys.is_empty() {
+            return Err("no key in the JWKS".to_owned());
+        }
+        Ok(PublicKeys { keys })
+    }
+
+    /// `{"keys":[…]}` for `/.well-known/jwks.json`: every key, oldest first
+    /// and the signing key last, so every countersignature ever made stays
+    /// verifiable by anyone holding it.
+    pub fn jwks(&self) -> serde_json::Value {
+        let keys: Vec<serde_json::Value> = self
+            .keys
+            .iter()
+            .map(|k| {
+                serde_json::json!({
+                    "kty": "OKP",
+                    "crv": "Ed25519",
+                    "x": b64::encode(k.verifying.as_bytes()),
+                    "kid": k.kid,
+                    "alg": "EdDSA",
+                    "use": "sig",
+                })
+            })
+            .collect();
+        serde_json::json!({ "keys": keys })
+    }
+
+    /// Every kid, oldest first.
+    pub fn kids(&self) -> impl Iterator<Item = &str> {
+        self.keys.iter().map(|k| k.kid.as_str())
+    }
+
+    /// The payload of `jws` if its header is exactly the one one of these
+    /// keys writes (so its `kid` is one we know) and that key's signature
     /// verifies; else `None`. The header bytes are compared as received,
     /// never parsed and re-serialized; a kid we do not know matches no key.
     pub fn verify(&self, jws: &str) -> Option<String> {
@@ -277,36 +398,21 @@ impl Countersigner {
         String::from_utf8(b64::decode(payload_b64)?).ok()
     }
 
-    /// The key file's text: one seed per line, oldest first.
-    fn key_file_text(&self) -> String {
-        let mut text = String::new();
-        for key in &self.keys {
-            text.push_str(&b64::encode(&key.signing.to_bytes()));
-            text.push('\n');
-        }
-        text
+    /// Every key as a signed-note verifier under the key name `name` (a
+    /// log's origin): a checkpoint signed by any key, old or new, opens.
+    pub fn note_keys(&self, name: &str) -> Result<crate::log::KnownKeys, crate::log::Error> {
+        crate::log::KnownKeys::from_keys(self.keys.iter().map(|k| (name, &k.verifying)))
     }
 }
 
 impl Key {
     fn from_seed(seed: &[u8; 32]) -> Result<Key, String> {
         let signing = SigningKey::from_bytes(seed);
-        let verifying = signing.verifying_key();
-        let public = verifying.to_bytes();
-        let kid = okp_thumbprint(&public);
-        let header = Json::object(vec![
-            ("alg", Some(Json::str("EdDSA"))),
-            ("kid", Some(Json::str(&kid))),
-            ("typ", Some(Json::str(COUNTERSIGNATURE_TYP))),
-        ]);
-        let header = header.canonical().map_err(|_| "header".to_owned())?;
-        let header_prefix = format!("{}.", b64::encode(header.as_bytes()));
+        let public = PublicKey::new(signing.verifying_key())?;
         Ok(Key {
             signing,
-            verifying,
-            public,
-            kid,
-            header_prefix,
+            kid: public.kid.clone(),
+            header_prefix: public.header_prefix.clone(),
         })
     }
 }

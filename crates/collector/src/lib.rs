@@ -51,7 +51,7 @@ mod routes;
 mod static_files;
 pub mod store;
 
-pub use config::{default_key_file as config_key_file, Config, Site, Sites};
+pub use config::{default_key_file as config_key_file, Config, Site, Sites, DEFAULT_LOG_ORIGIN};
 pub use error::AppError;
 pub use keys::Countersigner;
 pub use static_files::check_static_dirs;
@@ -165,7 +165,7 @@ impl Collector {
 }
 
 async fn open_store(config: &Config, signer: &Arc<Countersigner>) -> Result<Store, String> {
-    Store::open(&config.database_url, Arc::clone(signer))
+    Store::open(&config.database_url, Arc::clone(signer), config.origin()?)
         .await
         .map_err(|err| format!("cannot open the store: {err}"))
 }
@@ -283,6 +283,15 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/notices", post(routes::post_notice))
         .route("/v1/notices/{sha256}", get(routes::get_notice))
         .route("/v1/subjects/{key}/receipts", get(routes::subject_receipts))
+        .route("/v1/sites/{site}/checkpoint", get(routes::checkpoint))
+        .route(
+            "/v1/sites/{site}/proof/inclusion",
+            get(routes::inclusion_proof),
+        )
+        .route(
+            "/v1/sites/{site}/proof/consistency",
+            get(routes::consistency_proof),
+        )
         .route("/.well-known/jwks.json", get(routes::jwks))
         .route("/healthz", get(healthz))
         .layer(cors(&state))

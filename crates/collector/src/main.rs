@@ -190,6 +190,14 @@ impl Serve {
         let mut state = AppState::new(self.static_dirs);
         match Collector::open(&config).await.map_err(anyhow::Error::msg)? {
             Some(collector) => {
+                if config.log_origin.is_none() {
+                    tracing::warn!(
+                        "CONSENTRY_LOG_ORIGIN is not set: the sites' logs are named {}/<site>; \
+                         set it to this collector's public host and path before the first real \
+                         receipt, since a log's name never changes",
+                        consentry_collector::DEFAULT_LOG_ORIGIN
+                    );
+                }
                 retention::spawn(collector.store().clone(), collector.sites().clone());
                 state = state.with_collector(collector);
             }
@@ -243,7 +251,8 @@ impl Prune {
         // Pruning writes no countersignature, but the store's writer holds
         // the key: the existing one, never a new one beside the database.
         let signer = Countersigner::load_existing(&config.key_file).map_err(anyhow::Error::msg)?;
-        let store = Store::open(&config.database_url, Arc::new(signer))
+        let origin = config.origin().map_err(anyhow::Error::msg)?;
+        let store = Store::open(&config.database_url, Arc::new(signer), origin)
             .await
             .map_err(|err| anyhow::anyhow!("cannot open the store: {err}"))?;
         let passes = retention::prune_sites(

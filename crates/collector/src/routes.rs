@@ -3,7 +3,7 @@
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, ORIGIN};
+use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, ORIGIN};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -16,8 +16,12 @@ use serde_json::{json, Value};
 
 use crate::audit::audit_site;
 use crate::config::Site;
-use crate::store::{now_rfc3339, Appended, Lookup, NewReceipt, StoredReceipt, PAGE};
+use crate::log::Hash;
+use crate::store::{
+    now_rfc3339, Appended, Inclusion, Lookup, NewReceipt, Proved, StoredReceipt, PAGE,
+};
 use crate::{AppError, AppState, Collector};
+use base64::prelude::{Engine as _, BASE64_STANDARD};
 
 /// How far ahead of our clock a receipt's `issued_at` may be: visitors'
 /// clocks drift, but a receipt "from tomorrow" is a forgery or a broken clock.
@@ -113,7 +117,13 @@ async fn read_body(body: Body, limit: usize) -> Result<Bytes, AppError> {
 #[derive(Serialize)]
 struct Acknowledgement<'a> {
     chain_hash: &'a str,
+    /// The site log's signed checkpoint that `inclusion_proof` leads to.
+    checkpoint: &'a str,
     countersignature: &'a str,
+    /// Standard base64 hashes, from the leaf up (RFC 9162 audit path).
+    inclusion_proof: Vec<String>,
+    /// `seq − 1`: the receipt's leaf in its site's tree.
+    leaf_index: i64,
     receipt_id: &'a str,
     received_at: &'a str,
     seq: i64,
@@ -125,15 +135,27 @@ struct Acknowledgement<'a> {
 /// `subject_key` is the thumbprint of the key that signed the bytes just
 /// received: the row's own, and still there when retention has erased the
 /// row's copy, so a duplicate's answer stays identical.
-fn acknowledgement<'a>(row: &'a StoredReceipt, subject_key: &'a str) -> Acknowledgement<'a> {
+fn acknowledgement<'a>(
+    row: &'a StoredReceipt,
+    inclusion: &'a Inclusion,
+    subject_key: &'a str,
+) -> Acknowledgement<'a> {
     Acknowledgement {
         chain_hash: &row.chain_hash,
+        checkpoint: &inclusion.checkpoint,
         countersignature: &row.countersignature,
+        inclusion_proof: hashes_b64(&inclusion.proof),
+        leaf_index: row.seq - 1,
         receipt_id: &row.receipt_id,
         received_at: &row.received_at,
         seq: row.seq,
         subject_key,
     }
+}
+
+/// Hashes as C2SP writes them: standard base64 with padding.
+fn hashes_b64(hashes: &[Hash]) -> Vec<String> {
+    hashes.iter().map(|h| BASE64_STANDARD.encode(h)).collect()
 }
 
 fn stored_json(row: &StoredReceipt) -> Value {
@@ -144,6 +166,7 @@ fn stored_json(row: &StoredReceipt) -> Value {
         "jws": row.jws,
         "received_at": row.received_at,
         "seq": row.seq,
+        "leaf_index": row.seq - 1,
         "chain_hash": row.chain_hash,
         "countersignature": row.countersignature,
     })
@@ -206,11 +229,15 @@ pub(crate) async fn post_receipt(
         .await?;
     let key = &verified.thumbprint;
     match appended {
-        Appended::New(row) => {
-            Ok((StatusCode::CREATED, Json(acknowledgement(&row, key))).into_response())
-        }
+        Appended::New(row, inclusion) => Ok((
+            StatusCode::CREATED,
+            Json(acknowledgement(&row, &inclusion, key)),
+        )
+            .into_response()),
+        // The same fields, proved against the site's latest checkpoint.
         Appended::Duplicate(row) => {
-            Ok((StatusCode::OK, Json(acknowledgement(&row, key))).into_response())
+            let inclusion = c.store.inclusion(&row).await?;
+            Ok((StatusCode::OK, Json(acknowledgement(&row, &inclusion, key))).into_response())
         }
         Appended::Conflict => Err(AppError::api(
             StatusCode::CONFLICT,
@@ -629,6 +656,106 @@ pub(crate) async fn audit(
     Ok(Json(json!(reports)))
 }
 
+/// A site id as the sites file allows it; anything else has no log here.
+fn log_site(site: &str) -> Result<(), AppError> {
+    if crate::config::is_site_id(site) {
+        Ok(())
+    } else {
+        Err(no_log(site))
+    }
+}
+
+fn no_log(site: &str) -> AppError {
+    AppError::api(
+        StatusCode::NOT_FOUND,
+        "no_log",
+        format!("site {site:?} has no log on this collector (no receipt yet, or not a site id)"),
+    )
+}
+
+/// `GET /v1/sites/{site}/checkpoint`: the latest signed checkpoint of the
+/// site's log, C2SP tlog-checkpoint in a signed note, as text. Public: it
+/// holds a size and a hash, and witnesses must be able to poll it.
+pub(crate) async fn checkpoint(
+    State(state): State<AppState>,
+    Path(site): Path<String>,
+) -> Result<Response, AppError> {
+    let c = collector(&state)?;
+    log_site(&site)?;
+    let Some((_, text)) = c.store.checkpoint(&site).await? else {
+        return Err(no_log(&site));
+    };
+    Ok((
+        [
+            (
+                CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            ),
+            (CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        ],
+        text,
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+pub(crate) struct InclusionQuery {
+    index: u64,
+    size: u64,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ConsistencyQuery {
+    old: u64,
+    new: u64,
+}
+
+fn proved(site: &str, proved: Proved, what: String) -> Result<Json<Value>, AppError> {
+    match proved {
+        Proved::Proof(proof) => Ok(Json(json!({ "proof": hashes_b64(&proof) }))),
+        Proved::OutOfRange { tree_size: 0 } => Err(no_log(site)),
+        Proved::OutOfRange { tree_size } => Err(AppError::api(
+            StatusCode::BAD_REQUEST,
+            "out_of_range",
+            format!("{what} is not inside the log of site {site}, which has {tree_size} receipts"),
+        )),
+    }
+}
+
+/// `GET /v1/sites/{site}/proof/inclusion?index=N&size=M`: the audit path of
+/// leaf N in the tree of M leaves, `{"proof": [base64, …]}` from the leaf up.
+pub(crate) async fn inclusion_proof(
+    State(state): State<AppState>,
+    Path(site): Path<String>,
+    Query(q): Query<InclusionQuery>,
+) -> Result<Json<Value>, AppError> {
+    let c = collector(&state)?;
+    log_site(&site)?;
+    let result = c.store.inclusion_proof(&site, q.index, q.size).await?;
+    proved(
+        &site,
+        result,
+        format!("leaf {} of a tree of {}", q.index, q.size),
+    )
+}
+
+/// `GET /v1/sites/{site}/proof/consistency?old=N&new=M`: the proof that the
+/// tree of N leaves is a prefix of the tree of M (RFC 9162 §2.1.4).
+pub(crate) async fn consistency_proof(
+    State(state): State<AppState>,
+    Path(site): Path<String>,
+    Query(q): Query<ConsistencyQuery>,
+) -> Result<Json<Value>, AppError> {
+    let c = collector(&state)?;
+    log_site(&site)?;
+    let result = c.store.consistency_proof(&site, q.old, q.new).await?;
+    proved(
+        &site,
+        result,
+        format!("a tree of {} growing to {}", q.old, q.new),
+    )
+}
+
 /// `GET /.well-known/jwks.json`: every key in the key file, the one that
 /// countersigns now last, so countersignatures made before a `keys rotate`
 /// keep verifying for anyone holding it.
@@ -655,6 +782,7 @@ mod tests {
             issued_at: "t".into(),
             action: "grant".into(),
             method: "api".into(),
+            leaf_hash: String::new(),
             pruned_at: None,
         };
         let mut line = String::new();

@@ -43,7 +43,9 @@ async fn api_with(admin_token: Option<&str>) -> Api {
     .collect();
     let signer = support::signer();
     let url = format!("sqlite://{}", dir.0.join("consentry.db").display());
-    let store = Store::open(&url, Arc::clone(&signer)).await.expect("store");
+    let store = Store::open(&url, Arc::clone(&signer), support::origin())
+        .await
+        .expect("store");
     let collector = Collector::new(
         sites.clone(),
         store.clone(),

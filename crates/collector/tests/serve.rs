@@ -166,6 +166,7 @@ fn laid_out(root: &TempDir, database_url: Option<&str>) -> consentry_collector::
         ),
         key_file: data.join("collector.key"),
         admin_token: None,
+        log_origin: None,
     }
 }
 

@@ -58,7 +58,7 @@ async fn append_n(store: &consentry_collector::Store, site: &str, n: usize) -> V
             .append(new_receipt(&signed(site, &id, ISSUED)))
             .await
             .expect("append");
-        assert!(matches!(outcome, Appended::New(_)), "{outcome:?}");
+        assert!(matches!(outcome, Appended::New(..)), "{outcome:?}");
         ids.push(id);
     }
     ids
@@ -69,10 +69,10 @@ async fn appends_chain_and_countersign(db: Db) {
     let site = site("chain");
     let first = signed(&site, &uuid(), ISSUED);
     let second = signed(&site, &uuid(), ISSUED);
-    let Appended::New(a) = store.append(new_receipt(&first)).await.expect("append") else {
+    let Appended::New(a, _) = store.append(new_receipt(&first)).await.expect("append") else {
         panic!("first is new");
     };
-    let Appended::New(b) = store.append(new_receipt(&second)).await.expect("append") else {
+    let Appended::New(b, _) = store.append(new_receipt(&second)).await.expect("append") else {
         panic!("second is new");
     };
     assert_eq!((a.seq, b.seq), (1, 2));
@@ -98,7 +98,7 @@ async fn the_same_receipt_twice_is_stored_once(db: Db) {
     let store = db.open().await;
     let site = site("dedupe");
     let jws = signed(&site, &uuid(), ISSUED);
-    let Appended::New(row) = store.append(new_receipt(&jws)).await.expect("append") else {
+    let Appended::New(row, _) = store.append(new_receipt(&jws)).await.expect("append") else {
         panic!("new");
     };
     assert_eq!(
@@ -140,7 +140,7 @@ async fn two_collectors_on_one_database_keep_one_chain(db: Db) {
     for task in tasks {
         assert!(matches!(
             task.await.expect("join").expect("append"),
-            Appended::New(_)
+            Appended::New(..)
         ));
     }
     let rows = one.page(&site, 0, 1000).await.expect("page");
@@ -328,10 +328,10 @@ async fn a_receipt_id_taken_first_by_another_key_still_stores_the_visitors_recei
     let squat = signed_by(&key_b(), &site, &id, ISSUED);
     let mine = signed_by(&key_a(), &site, &id, ISSUED);
 
-    let Appended::New(theirs) = store.append(new_receipt(&squat)).await.expect("squat") else {
+    let Appended::New(theirs, _) = store.append(new_receipt(&squat)).await.expect("squat") else {
         panic!("the squatter's receipt is new");
     };
-    let Appended::New(row) = store.append(new_receipt(&mine)).await.expect("mine") else {
+    let Appended::New(row, _) = store.append(new_receipt(&mine)).await.expect("mine") else {
         panic!("the visitor's receipt is stored too");
     };
     assert_eq!((theirs.seq, row.seq), (1, 2));
@@ -374,7 +374,7 @@ async fn a_pruned_receipt_is_a_duplicate_of_itself_and_conflicts_with_nothing(db
     let site = site("pruned-id");
     let id = uuid();
     let old = signed(&site, &id, ISSUED);
-    let Appended::New(_) = store.append(new_receipt(&old)).await.expect("old") else {
+    let Appended::New(..) = store.append(new_receipt(&old)).await.expect("old") else {
         panic!("new");
     };
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
@@ -387,7 +387,7 @@ async fn a_pruned_receipt_is_a_duplicate_of_itself_and_conflicts_with_nothing(db
         Appended::Duplicate(pruned)
     );
     let newer = signed(&site, &id, "2026-11-23T18:31:00.000Z");
-    let Appended::New(row) = store.append(new_receipt(&newer)).await.expect("newer") else {
+    let Appended::New(row, _) = store.append(new_receipt(&newer)).await.expect("newer") else {
         panic!("a receipt under a pruned id is new");
     };
     assert_eq!(row.seq, 2);
@@ -483,7 +483,7 @@ async fn a_sqlite_database_from_before_retention_is_migrated_in_place() {
     let url = format!("sqlite://{}", path.display());
     let s = site("migrate");
     {
-        let store = consentry_collector::Store::open(&url, support::signer())
+        let store = consentry_collector::Store::open(&url, support::signer(), support::origin())
             .await
             .expect("open");
         append_n(&store, &s, 2).await;
@@ -499,7 +499,7 @@ async fn a_sqlite_database_from_before_retention_is_migrated_in_place() {
     .expect("downgrade");
     drop(conn);
 
-    let store = consentry_collector::Store::open(&url, support::signer())
+    let store = consentry_collector::Store::open(&url, support::signer(), support::origin())
         .await
         .expect("reopen");
     append_n(&store, &s, 1).await;
@@ -548,7 +548,7 @@ async fn a_sqlite_database_where_an_id_alone_was_unique_is_rebuilt_with_every_ro
     let url = format!("sqlite://{}", path.display());
     let (s, p) = (site("unique-ids"), site("unique-ids-pruned"));
     let (ids, before) = {
-        let store = consentry_collector::Store::open(&url, support::signer())
+        let store = consentry_collector::Store::open(&url, support::signer(), support::origin())
             .await
             .expect("open");
         let ids = append_n(&store, &s, 2).await;
@@ -573,9 +573,26 @@ async fn a_sqlite_database_where_an_id_alone_was_unique_is_rebuilt_with_every_ro
          DROP TABLE receipts_today;
          CREATE INDEX receipts_by_subject ON receipts (subject_key);
          CREATE INDEX receipts_kept_by_age ON receipts (site, received_at) \
-         WHERE pruned_at IS NULL;"
+         WHERE pruned_at IS NULL;
+         DROP TABLE log_nodes;
+         ALTER TABLE site_heads DROP COLUMN tree;
+         ALTER TABLE site_heads DROP COLUMN checkpoint;"
     ))
     .expect("downgrade");
+    // That release kept no leaf hashes: the migration computes the kept
+    // rows' from their JWS (the same as before), and gives the row whose
+    // JWS retention had erased the leaf of its stored hash.
+    let before: Vec<_> = before
+        .into_iter()
+        .map(|mut row| {
+            if row.pruned_at.is_some() {
+                row.leaf_hash = consentry_receipt::verify::hex(
+                    &consentry_collector::store::pruned_before_the_log_leaf(&row.jws_sha256),
+                );
+            }
+            row
+        })
+        .collect();
     drop(conn);
     assert!(sqlite_indexes(&path)
         .iter()
@@ -583,7 +600,7 @@ async fn a_sqlite_database_where_an_id_alone_was_unique_is_rebuilt_with_every_ro
 
     for _ in 0..2 {
         // Twice: a migrated database opens as it is.
-        let store = consentry_collector::Store::open(&url, support::signer())
+        let store = consentry_collector::Store::open(&url, support::signer(), support::origin())
             .await
             .expect("reopen");
         let mut rows = store.page(&s, 0, 100).await.expect("page");
@@ -608,13 +625,13 @@ async fn a_sqlite_database_where_an_id_alone_was_unique_is_rebuilt_with_every_ro
         );
     }
 
-    let store = consentry_collector::Store::open(&url, support::signer())
+    let store = consentry_collector::Store::open(&url, support::signer(), support::origin())
         .await
         .expect("reopen");
     let squat = signed_by(&key_b(), &s, &ids[0], ISSUED);
     let outcome = store.append(new_receipt(&squat)).await.expect("squat");
     assert!(
-        matches!(&outcome, Appended::New(row) if row.seq == 3),
+        matches!(&outcome, Appended::New(row, _) if row.seq == 3),
         "{outcome:?}"
     );
     let report = audit_now(&store, &s).await;
@@ -650,7 +667,7 @@ async fn a_postgres_database_where_an_id_alone_was_unique_drops_that_constraint(
     let squat = signed_by(&key_b(), &s, &ids[0], ISSUED);
     let outcome = store.append(new_receipt(&squat)).await.expect("squat");
     assert!(
-        matches!(&outcome, Appended::New(row) if row.seq == 3),
+        matches!(&outcome, Appended::New(row, _) if row.seq == 3),
         "{outcome:?}"
     );
     let report = audit_now(&again, &s).await;

@@ -43,7 +43,7 @@
 //! - `tree`: [`leaf_hash`], [`node_hash`], [`root`], [`EMPTY_ROOT`], and
 //!   [`CompactRange`], the right edge a batch appends to (round-trips to bytes).
 //! - `proof`: [`inclusion_proof`] and [`consistency_proof`] from a
-//!   [`HashReader`]; [`verify_inclusion`] and [`verify_consistency`].
+//!   [`HashReader`] (a [`Recorder`] tells a store which hashes to fetch); [`verify_inclusion`] and [`verify_consistency`].
 //! - `note`: C2SP signed notes with Ed25519: [`note::sign`], [`note::open`]
 //!   against [`KnownKeys`], [`note::key_hash`], [`note::verifier_key`].
 //! - `checkpoint`: [`Checkpoint`], the C2SP tlog-checkpoint body, signed and opened.
@@ -57,7 +57,7 @@ pub use checkpoint::{Checkpoint, MAX_ORIGIN_LEN};
 pub use note::KnownKeys;
 pub use proof::{
     consistency_proof, inclusion_proof, verify_consistency, verify_inclusion, HashReader,
-    ProveError,
+    ProveError, Recorder,
 };
 pub use tree::{leaf_hash, node_hash, root, CompactRange, Hash, Subtree, EMPTY_ROOT};
 

@@ -36,6 +36,45 @@ impl HashReader for [Hash] {
     }
 }
 
+/// Complete subtrees by `(start, len)`: what a store fetched for one proof
+/// (see [`Recorder`]), or what a group commit has in memory for its batch.
+impl HashReader for std::collections::HashMap<(u64, u64), Hash> {
+    type Error = Error;
+
+    fn subtree(&self, start: u64, len: u64) -> Result<Hash, Error> {
+        self.get(&(start, len))
+            .copied()
+            .ok_or(Error::new("proof: a subtree hash is missing"))
+    }
+}
+
+/// Records which subtrees a proof reads, answering each with a dummy hash.
+/// Which subtrees a proof needs depends only on the index and sizes, never
+/// on the hashes, so a store runs the proof once with a `Recorder`, fetches
+/// all the hashes in one query, and runs it again over the map it fetched.
+#[derive(Debug, Default)]
+pub struct Recorder {
+    needed: std::cell::RefCell<Vec<(u64, u64)>>,
+}
+
+impl Recorder {
+    /// `(start, len)` of each subtree read, in order, without repeats.
+    pub fn into_needed(self) -> Vec<(u64, u64)> {
+        let mut needed = self.needed.into_inner();
+        needed.dedup();
+        needed
+    }
+}
+
+impl HashReader for Recorder {
+    type Error = std::convert::Infallible;
+
+    fn subtree(&self, start: u64, len: u64) -> Result<Hash, Self::Error> {
+        self.needed.borrow_mut().push((start, len));
+        Ok([0; 32])
+    }
+}
+
 /// Why a proof could not be made.
 #[derive(Debug, PartialEq, Eq)]
 pub enum ProveError<E> {

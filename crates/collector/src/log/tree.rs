@@ -81,6 +81,18 @@ impl CompactRange {
         &self.edge
     }
 
+    /// The edge as subtrees: the binary decomposition of `size`, from leaf 0.
+    pub fn blocks(&self) -> impl Iterator<Item = Subtree> + '_ {
+        let mut start = 0;
+        let mut bits = (0..64u32).rev().filter(|b| self.size >> b & 1 == 1);
+        self.edge.iter().map(move |&hash| {
+            let len = bits.next().map_or(0, |b| 1u64 << b);
+            let block = Subtree { start, len, hash };
+            start += len;
+            block
+        })
+    }
+
     /// Appends one leaf hash: O(1) amortized, O(log n) at worst.
     pub fn push(&mut self, leaf: Hash) {
         self.push_recording(leaf, |_| {});
@@ -240,6 +252,21 @@ pub(crate) mod tests {
         }
         // 13 leaves: 6 pairs, 3 quads, 1 octet.
         assert_eq!(seen.len(), 10);
+    }
+
+    #[test]
+    fn the_edge_blocks_are_the_binary_decomposition_of_the_size() {
+        let all = leaves(13);
+        let mut range = CompactRange::new();
+        range.extend(all.iter().copied());
+        let blocks: Vec<(u64, u64)> = range.blocks().map(|b| (b.start, b.len)).collect();
+        assert_eq!(blocks, [(0, 8), (8, 4), (12, 1)]);
+        for b in range.blocks() {
+            assert_eq!(
+                b.hash,
+                naive_root(&all[b.start as usize..(b.start + b.len) as usize])
+            );
+        }
     }
 
     #[test]

@@ -10,13 +10,25 @@
 //! in its queue (up to [`MAX_BATCH`]) into one transaction and answers them
 //! all after its COMMIT.
 //!
-//! # Chains
+//! # Logs
 //!
-//! Each site has its own chain: `seq` 1, 2, 3…, `chain_hash = SHA-256(previous
-//! chain_hash ‖ SHA-256(jws))` (32 zero bytes before seq 1). The site's head
-//! row (`site_heads`) is locked by every batch that appends to it (`BEGIN
+//! Each site has its own log: `seq` 1, 2, 3…, and every receipt is leaf
+//! `seq − 1` of the site's Merkle tree ([`crate::log`], RFC 6962 hashing of
+//! the JWS bytes). The store keeps each leaf hash on its row, every complete
+//! subtree of two or more leaves in `log_nodes` (so a proof for any earlier
+//! size is O(log n) reads), and in the site's head row (`site_heads`) the
+//! tree's right edge and the latest signed checkpoint. Every batch that
+//! appends to a site signs a new checkpoint in the same transaction, so the
+//! 201 carries a checkpoint and an inclusion proof that are already durable.
+//!
+//! The rows also keep the hash chain of the releases before the tree,
+//! `chain_hash = SHA-256(previous chain_hash ‖ SHA-256(jws))` (32 zero bytes
+//! before seq 1): each countersignature names it, and one hash per receipt
+//! is cheaper than a second countersignature format.
+//!
+//! The head row is locked by every batch that appends to it (`BEGIN
 //! IMMEDIATE` on SQLite, `SELECT … FOR UPDATE` on PostgreSQL), so several
-//! writers — threads or collector processes — keep one contiguous chain.
+//! writers — threads or collector processes — keep one contiguous log.
 //!
 //! # Which receipt is which
 //!
@@ -32,13 +44,14 @@
 mod postgres;
 mod sqlite;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use consentry_receipt::verify::{hex, sha256};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::keys::{countersignature_payload, Countersigner};
+use crate::log::{self, Checkpoint, CompactRange, Hash, Recorder, Subtree};
 
 /// Receipts per transaction at most: enough to amortize the fsync, small
 /// enough that a batch's latency stays a few milliseconds.
@@ -55,6 +68,44 @@ pub const PAGE: usize = 500;
 /// both databases.
 const HOLDS_RECEIPTS: &str = "SELECT EXISTS (SELECT 1 FROM receipts) \
      OR EXISTS (SELECT 1 FROM site_heads WHERE seq > 0)";
+
+/// The deployment's name for its logs, such as `consent.acme.example/consentry`:
+/// site `shop`'s log is `consent.acme.example/consentry/shop`, the first line
+/// of its checkpoints and their signature's key name. Configured once
+/// (`CONSENTRY_LOG_ORIGIN`), never taken from a request: a witness keeps
+/// checkpoints by this name, so it must not change.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Origin(String);
+
+impl Origin {
+    /// A schema-less URL as C2SP asks: no scheme, no space, no `+`, no
+    /// trailing `/`, short enough for any site id after it.
+    pub fn new(prefix: &str) -> Result<Origin, String> {
+        let bad = prefix.is_empty()
+            || prefix.len() > 128
+            || prefix.contains("://")
+            || prefix.ends_with('/')
+            || prefix
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || c == '+');
+        if bad {
+            return Err(format!(
+                "log origin {prefix:?}: give the collector's host and path without a scheme, \
+                 such as consent.acme.example/consentry (no spaces, no '+', no trailing '/')"
+            ));
+        }
+        Ok(Origin(prefix.to_owned()))
+    }
+
+    /// The origin line of `site`'s log.
+    pub fn of(&self, site: &str) -> String {
+        format!("{}/{site}", self.0)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
 
 /// A verified receipt, ready to append.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,6 +138,10 @@ pub struct StoredReceipt {
     pub issued_at: String,
     pub action: String,
     pub method: String,
+    /// The receipt's leaf hash in its site's tree, lower-case hex: RFC 6962's
+    /// `SHA-256(0x00 ‖ jws)`. Kept when retention erases the JWS, so every
+    /// proof still verifies.
+    pub leaf_hash: String,
     /// When the retention run deleted this receipt (RFC 3339 UTC): `jws` and
     /// `subject_key` are then empty, and `jws_sha256`, `chain_hash` and the
     /// countersignature remain, so the chain still verifies without the
@@ -94,11 +149,23 @@ pub struct StoredReceipt {
     pub pruned_at: Option<String>,
 }
 
+/// Where a receipt sits in its site's log: the proof that leaf `seq − 1` is
+/// in the tree a signed checkpoint names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inclusion {
+    /// The signed checkpoint (C2SP tlog-checkpoint in a signed note).
+    pub checkpoint: Arc<str>,
+    /// That checkpoint's tree size.
+    pub tree_size: u64,
+    /// The audit path, sibling hashes from the leaf up.
+    pub proof: Vec<Hash>,
+}
+
 /// What appending one receipt did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Appended {
-    /// Stored now.
-    New(StoredReceipt),
+    /// Stored now, in the tree of the checkpoint its batch signed.
+    New(StoredReceipt, Inclusion),
     /// The same bytes were stored before: here is that row, unchanged.
     Duplicate(StoredReceipt),
     /// A different receipt with this id and this subject key is stored:
@@ -110,7 +177,7 @@ impl Appended {
     /// The row stored now, if this receipt was new.
     pub fn new_row(&self) -> Option<&StoredReceipt> {
         match self {
-            Appended::New(row) => Some(row),
+            Appended::New(row, _) => Some(row),
             _ => None,
         }
     }
@@ -186,20 +253,30 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// Opens (and creates the tables of) `sqlite://PATH` or `postgres://…`,
-    /// and starts this process's writer. `signer` countersigns each row.
-    pub async fn open(url: &str, signer: Arc<Countersigner>) -> Result<Store, StoreError> {
+    /// Opens (and creates or migrates the tables of) `sqlite://PATH` or
+    /// `postgres://…`, and starts this process's writer. `signer`
+    /// countersigns each row and signs each checkpoint; `origin` names the
+    /// sites' logs.
+    pub async fn open(
+        url: &str,
+        signer: Arc<Countersigner>,
+        origin: Origin,
+    ) -> Result<Store, StoreError> {
         let (writer, jobs) = mpsc::channel(QUEUE);
         let reader = if let Some(path) = url.strip_prefix("sqlite://") {
-            Reader::Sqlite(Arc::new(sqlite::open(path, jobs, signer)?))
+            Reader::Sqlite(Arc::new(sqlite::open(path, jobs, signer, origin.clone())?))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Reader::Postgres(Arc::new(postgres::open(url, jobs, signer).await?))
+            Reader::Postgres(Arc::new(
+                postgres::open(url, jobs, signer, origin.clone()).await?,
+            ))
         } else {
             return Err(StoreError(format!(
                 "database URL must start with sqlite:// or postgres://, not {url:?}"
             )));
         };
-        Ok(Store { writer, reader })
+        let store = Store { writer, reader };
+        store.check_origin(&origin).await?;
+        Ok(store)
     }
 
     /// Appends one receipt; answers after the batch holding it has committed.
@@ -332,6 +409,164 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Every stored checkpoint names its log as `origin` does: a changed
+    /// `CONSENTRY_LOG_ORIGIN` would start new logs under the old receipts,
+    /// and every witness would see them vanish.
+    async fn check_origin(&self, origin: &Origin) -> Result<(), StoreError> {
+        for site in self.sites().await? {
+            let Some((_, text)) = self.checkpoint(&site).await? else {
+                continue;
+            };
+            let stored = text.lines().next().unwrap_or_default();
+            if stored != origin.of(&site) {
+                return Err(StoreError(format!(
+                    "site {site}: its log is named {stored:?}, and CONSENTRY_LOG_ORIGIN names it {:?}; \
+                     a log's name never changes: set CONSENTRY_LOG_ORIGIN back to {:?}",
+                    origin.of(&site),
+                    stored.strip_suffix(&format!("/{site}")).unwrap_or(stored)
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The latest signed checkpoint of `site` and its tree size; `None`
+    /// before the site's first receipt.
+    pub async fn checkpoint(&self, site: &str) -> Result<Option<(u64, String)>, StoreError> {
+        match &self.reader {
+            Reader::Sqlite(r) => r.checkpoint(site.to_owned()).await,
+            Reader::Postgres(r) => r.checkpoint(site).await,
+        }
+    }
+
+    /// The hashes of these complete subtrees of `site`'s tree, by `(start, len)`.
+    async fn subtrees(
+        &self,
+        site: &str,
+        needed: Vec<(u64, u64)>,
+    ) -> Result<HashMap<(u64, u64), Hash>, StoreError> {
+        let found = match &self.reader {
+            Reader::Sqlite(r) => r.subtrees(site.to_owned(), needed.clone()).await?,
+            Reader::Postgres(r) => r.subtrees(site, &needed).await?,
+        };
+        let mut hashes = HashMap::with_capacity(found.len());
+        for (key, text) in found {
+            let hash = unhex32(&text).ok_or_else(|| {
+                StoreError(format!(
+                    "site {site}: corrupt hash of leaves {}..{}",
+                    key.0,
+                    key.0 + key.1
+                ))
+            })?;
+            hashes.insert(key, hash);
+        }
+        if let Some(&(start, len)) = needed.iter().find(|key| !hashes.contains_key(key)) {
+            return Err(StoreError(format!(
+                "site {site}: the log has no hash of leaves {start}..{}; run `consentry-collector verify`",
+                start + len
+            )));
+        }
+        Ok(hashes)
+    }
+
+    /// Runs `prove` over the stored hashes it needs: once with a
+    /// [`Recorder`] to learn which, then over those fetched in one read.
+    async fn prove(
+        &self,
+        site: &str,
+        prove: impl Fn(&dyn ProofSource) -> Option<Vec<Hash>>,
+    ) -> Result<Option<Vec<Hash>>, StoreError> {
+        let recorder = Recorder::default();
+        if prove(&recorder).is_none() {
+            return Ok(None);
+        }
+        let hashes = self.subtrees(site, recorder.into_needed()).await?;
+        prove(&hashes).map(Some).ok_or_else(|| {
+            StoreError(format!(
+                "site {site}: a proof read a hash it had not asked for"
+            ))
+        })
+    }
+
+    /// The inclusion proof of leaf `index` in `site`'s tree of `size` leaves
+    /// (any size up to the latest checkpoint's).
+    pub async fn inclusion_proof(
+        &self,
+        site: &str,
+        index: u64,
+        size: u64,
+    ) -> Result<Proved, StoreError> {
+        let tree_size = self.checkpoint(site).await?.map_or(0, |(size, _)| size);
+        if size > tree_size || index >= size {
+            return Ok(Proved::OutOfRange { tree_size });
+        }
+        Ok(
+            match self.prove(site, |r| r.inclusion(index, size)).await? {
+                Some(proof) => Proved::Proof(proof),
+                None => Proved::OutOfRange { tree_size },
+            },
+        )
+    }
+
+    /// The consistency proof from `site`'s tree of `old` leaves to that of `new`.
+    pub async fn consistency_proof(
+        &self,
+        site: &str,
+        old: u64,
+        new: u64,
+    ) -> Result<Proved, StoreError> {
+        let tree_size = self.checkpoint(site).await?.map_or(0, |(size, _)| size);
+        if new > tree_size || old > new {
+            return Ok(Proved::OutOfRange { tree_size });
+        }
+        Ok(match self.prove(site, |r| r.consistency(old, new)).await? {
+            Some(proof) => Proved::Proof(proof),
+            None => Proved::OutOfRange { tree_size },
+        })
+    }
+
+    /// Where a stored receipt is, against the site's latest checkpoint: the
+    /// acknowledgement of a duplicate carries this.
+    pub async fn inclusion(&self, row: &StoredReceipt) -> Result<Inclusion, StoreError> {
+        let Some((tree_size, checkpoint)) = self.checkpoint(&row.site).await? else {
+            return Err(StoreError(format!("site {}: no checkpoint", row.site)));
+        };
+        let index = u64::try_from(row.seq - 1).unwrap_or(u64::MAX);
+        match self
+            .prove(&row.site, |r| r.inclusion(index, tree_size))
+            .await?
+        {
+            Some(proof) => Ok(Inclusion {
+                checkpoint: checkpoint.into(),
+                tree_size,
+                proof,
+            }),
+            None => Err(StoreError(format!(
+                "site {}: seq {} is not in its checkpoint of {tree_size} leaves",
+                row.site, row.seq
+            ))),
+        }
+    }
+}
+
+/// A proof over some [`log::HashReader`], its error type erased, so one
+/// closure runs against the recorder and against the fetched map.
+trait ProofSource {
+    fn inclusion(&self, index: u64, size: u64) -> Option<Vec<Hash>>;
+    fn consistency(&self, old: u64, new: u64) -> Option<Vec<Hash>>;
+}
+
+impl<R: log::HashReader> ProofSource for R {
+    fn inclusion(&self, index: u64, size: u64) -> Option<Vec<Hash>> {
+        log::inclusion_proof(self, index, size).ok()
+    }
+
+    fn consistency(&self, old: u64, new: u64) -> Option<Vec<Hash>> {
+        log::consistency_proof(self, old, new).ok()
+    }
+}
+
 /// Takes the next batch: waits for one job, then whatever else is queued.
 fn drain(first: Job, jobs: &mut mpsc::Receiver<Job>) -> Vec<Job> {
     let mut batch = vec![first];
@@ -374,27 +609,80 @@ pub fn next_chain_hash(previous: &[u8; 32], jws_sha256: &[u8; 32]) -> [u8; 32] {
 }
 
 pub fn unhex32(s: &str) -> Option<[u8; 32]> {
-    let bytes = s.as_bytes();
-    if bytes.len() != 64 {
-        return None;
+    unhex(s)?.try_into().ok()
+}
+
+/// A site's head, read under its lock: the last seq, the chain hash after
+/// it, and the tree of `seq` leaves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Head {
+    seq: i64,
+    chain: [u8; 32],
+    tree: CompactRange,
+}
+
+impl Head {
+    /// Before a site's first receipt.
+    fn genesis() -> Head {
+        Head {
+            seq: 0,
+            chain: GENESIS,
+            tree: CompactRange::new(),
+        }
     }
-    let mut out = [0u8; 32];
-    for (i, pair) in bytes.chunks(2).enumerate() {
-        let digit = |c: u8| (c as char).to_digit(16);
-        out[i] = u8::try_from(digit(pair[0])? * 16 + digit(pair[1])?).ok()?;
+
+    /// From the head row's columns. A row that a collector of a release
+    /// before the tree wrote (no `tree`), or a tree that does not hold `seq`
+    /// leaves, is never appended to: the new leaf would get the wrong index.
+    fn read(site: &str, seq: i64, chain: &str, tree: Option<&str>) -> Result<Head, StoreError> {
+        let corrupt = |what: &str| StoreError(format!("site {site}: corrupt head row ({what})"));
+        let chain = unhex32(chain).ok_or_else(|| corrupt("chain_hash"))?;
+        let tree = match tree {
+            Some(text) => unhex(text)
+                .and_then(|bytes| CompactRange::from_bytes(&bytes).ok())
+                .ok_or_else(|| corrupt("tree"))?,
+            None if seq == 0 => CompactRange::new(),
+            None => {
+                return Err(StoreError(format!(
+                    "site {site}: its log has no tree: a collector of an older release wrote to \
+                     this database; run every collector on this release"
+                )))
+            }
+        };
+        if u64::try_from(seq).ok() != Some(tree.size()) {
+            return Err(StoreError(format!(
+                "site {site}: the head says {seq} receipts, its tree holds {}",
+                tree.size()
+            )));
+        }
+        Ok(Head { seq, chain, tree })
     }
-    Some(out)
+}
+
+/// A site's head after a batch, to write back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct NewHead {
+    seq: i64,
+    /// Hex.
+    chain: String,
+    /// [`CompactRange::to_bytes`] in hex.
+    tree: String,
+    /// The checkpoint signed over `tree`.
+    checkpoint: Arc<str>,
 }
 
 /// The pure part of a batch, shared by both backends: given what is stored
 /// (rows with the batch's ids, and the heads of its sites, both read under
-/// the lock), decide each job's outcome and build the new rows.
+/// the lock), decide each job's outcome and build the new rows, tree nodes,
+/// checkpoints and inclusion proofs.
 struct Plan {
     /// One per receipt of the batch, in order; the `New` ones are the rows to
     /// insert (built once: a receipt's JWS is the bulk of the batch's bytes).
     outcomes: Vec<Appended>,
-    /// The new head of every site that gained rows (seq, chain hash in hex).
-    heads: BTreeMap<String, (i64, String)>,
+    /// The new head of every site that gained rows.
+    heads: BTreeMap<String, NewHead>,
+    /// The complete subtrees of two or more leaves this batch completed.
+    nodes: Vec<(String, Subtree)>,
 }
 
 impl Plan {
@@ -424,20 +712,47 @@ fn same_id<'a>(
     conflict.then_some(Appended::Conflict)
 }
 
+/// One site's part of a batch: every subtree hash a proof for one of the
+/// batch's leaves can ask for. A leaf at or past the old size has on its
+/// path only subtrees that are the old edge's blocks, the batch's leaves, or
+/// subtrees this batch completed (a left sibling inside an old block would
+/// put the leaf inside that block too), so the batch proves its own leaves
+/// without reading the store.
+struct SiteBatch {
+    hashes: HashMap<(u64, u64), Hash>,
+}
+
+impl SiteBatch {
+    fn new(tree: &CompactRange) -> SiteBatch {
+        SiteBatch {
+            hashes: tree.blocks().map(|b| ((b.start, b.len), b.hash)).collect(),
+        }
+    }
+}
+
+/// One decided receipt before its batch's checkpoint is signed.
+enum Decided {
+    New(StoredReceipt),
+    Known(Appended),
+}
+
 /// `existing`: every stored row carrying one of the batch's receipt ids,
-/// whatever its key, by id.
+/// whatever its key, by id. `origin(site)`: the site's log name.
 fn plan(
     batch: &[&NewReceipt],
     existing: HashMap<String, Vec<StoredReceipt>>,
-    mut heads: BTreeMap<String, (i64, [u8; 32])>,
+    mut heads: BTreeMap<String, Head>,
     signer: &Countersigner,
+    origin: &dyn Fn(&str) -> String,
     received_at: &str,
-) -> Plan {
-    let mut outcomes: Vec<Appended> = Vec::with_capacity(batch.len());
-    // Receipt id → indexes in `outcomes` of the rows this batch adds for it:
+) -> Result<Plan, StoreError> {
+    let mut decided: Vec<Decided> = Vec::with_capacity(batch.len());
+    // Receipt id → indexes in `decided` of the rows this batch adds for it:
     // a second copy later in the same batch is a duplicate of that row, and
     // a receipt of another key under that id is a new row of its own.
     let mut added: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut batches: BTreeMap<String, SiteBatch> = BTreeMap::new();
+    let mut nodes = Vec::new();
     for r in batch {
         let sha_hex = hex(&r.jws_sha256);
         let stored = existing.get(&r.receipt_id).into_iter().flatten();
@@ -445,16 +760,31 @@ fn plan(
             .get(r.receipt_id.as_str())
             .into_iter()
             .flatten()
-            .filter_map(|&i| outcomes[i].new_row());
+            .filter_map(|&i| match &decided[i] {
+                Decided::New(row) => Some(row),
+                Decided::Known(_) => None,
+            });
         if let Some(outcome) = same_id(r, &sha_hex, stored.chain(earlier)) {
-            outcomes.push(outcome);
+            decided.push(Decided::Known(outcome));
             continue;
         }
-        let head = heads.entry(r.site.clone()).or_insert((0, GENESIS));
-        let seq = head.0 + 1;
-        let chain = next_chain_hash(&head.1, &r.jws_sha256);
-        *head = (seq, chain);
-        let chain_hash = hex(&chain);
+        let head = heads.entry(r.site.clone()).or_insert_with(Head::genesis);
+        let site_batch = batches
+            .entry(r.site.clone())
+            .or_insert_with(|| SiteBatch::new(&head.tree));
+        let leaf = log::leaf_hash(r.jws.as_bytes());
+        let index = head.tree.size();
+        site_batch.hashes.insert((index, 1), leaf);
+        head.tree.push_recording(leaf, |subtree| {
+            site_batch
+                .hashes
+                .insert((subtree.start, subtree.len), subtree.hash);
+            nodes.push((r.site.clone(), subtree));
+        });
+        head.seq += 1;
+        let seq = head.seq;
+        head.chain = next_chain_hash(&head.chain, &r.jws_sha256);
+        let chain_hash = hex(&head.chain);
         let payload = countersignature_payload(
             &r.site,
             seq,
@@ -463,8 +793,8 @@ fn plan(
             received_at,
             &chain_hash,
         );
-        added.entry(&r.receipt_id).or_default().push(outcomes.len());
-        outcomes.push(Appended::New(StoredReceipt {
+        added.entry(&r.receipt_id).or_default().push(decided.len());
+        decided.push(Decided::New(StoredReceipt {
             site: r.site.clone(),
             seq,
             receipt_id: r.receipt_id.clone(),
@@ -477,20 +807,164 @@ fn plan(
             issued_at: r.issued_at.clone(),
             action: r.action.clone(),
             method: r.method.clone(),
+            leaf_hash: hex(&leaf),
             pruned_at: None,
         }));
     }
-    let moved: BTreeSet<&str> = outcomes
-        .iter()
-        .filter_map(Appended::new_row)
-        .map(|row| row.site.as_str())
-        .collect();
-    let heads = heads
-        .into_iter()
-        .filter(|(site, _)| moved.contains(site.as_str()))
-        .map(|(site, (seq, chain))| (site, (seq, hex(&chain))))
-        .collect();
-    Plan { outcomes, heads }
+    // One checkpoint per site that moved, over its whole tree.
+    let mut new_heads = BTreeMap::new();
+    for site in batches.keys() {
+        let head = &heads[site];
+        let checkpoint = sign_checkpoint(signer, &origin(site), site, &head.tree)?;
+        new_heads.insert(
+            site.clone(),
+            NewHead {
+                seq: head.seq,
+                chain: hex(&head.chain),
+                tree: hex(&head.tree.to_bytes()),
+                checkpoint: checkpoint.into(),
+            },
+        );
+    }
+    let mut outcomes = Vec::with_capacity(decided.len());
+    for d in decided {
+        outcomes.push(match d {
+            Decided::Known(outcome) => outcome,
+            Decided::New(row) => {
+                let head = &new_heads[&row.site];
+                let tree_size = head.seq as u64;
+                let proof =
+                    log::inclusion_proof(&batches[&row.site].hashes, row.seq as u64 - 1, tree_size)
+                        .map_err(|err| {
+                            StoreError(format!("site {}: inclusion proof: {err:?}", row.site))
+                        })?;
+                let inclusion = Inclusion {
+                    checkpoint: Arc::clone(&head.checkpoint),
+                    tree_size,
+                    proof,
+                };
+                Appended::New(row, inclusion)
+            }
+        });
+    }
+    Ok(Plan {
+        outcomes,
+        heads: new_heads,
+        nodes,
+    })
+}
+
+/// The signed checkpoint of `tree`, the log of `site` named `origin`.
+fn sign_checkpoint(
+    signer: &Countersigner,
+    origin: &str,
+    site: &str,
+    tree: &CompactRange,
+) -> Result<String, StoreError> {
+    Checkpoint::new(origin, tree.size(), tree.root())
+        .and_then(|c| signer.sign_note(&c.body(), origin))
+        .map_err(|err| {
+            StoreError(format!(
+                "site {site}: cannot sign a checkpoint as {origin:?}: {err}"
+            ))
+        })
+}
+
+/// The leaf of a row from before the tree whose JWS retention had already
+/// erased: its stored SHA-256 under a prefix no JWS starts with (a JWS
+/// starts with `eyJ`). Only the migration makes these; `verify` checks a
+/// pruned leaf by the checkpoint that covers it, whatever made it.
+pub fn pruned_before_the_log_leaf(jws_sha256: &str) -> Hash {
+    let mut data = b"consentry-pruned-before-the-log:".to_vec();
+    data.extend_from_slice(jws_sha256.as_bytes());
+    log::leaf_hash(&data)
+}
+
+/// One row as the migration to the tree reads it, in seq order.
+struct LegacyRow {
+    seq: i64,
+    jws: String,
+    jws_sha256: String,
+    leaf_hash: Option<String>,
+}
+
+/// What the migration writes for one site: the leaf hash of every row that
+/// has none, every complete subtree, and the head (tree and checkpoint).
+struct BuiltLog {
+    leaves: Vec<(i64, String)>,
+    nodes: Vec<Subtree>,
+    tree: CompactRange,
+    checkpoint: String,
+}
+
+/// Builds a site's tree from its rows in seq order (the leaf of a kept row
+/// is its JWS, as for every new receipt). A gap in seq is refused: a tree
+/// built over it would give every later receipt the wrong leaf index and
+/// make a removed receipt look like it never existed; `verify` names it.
+fn build_log(
+    site: &str,
+    rows: Vec<LegacyRow>,
+    signer: &Countersigner,
+    origin: &str,
+) -> Result<BuiltLog, StoreError> {
+    let mut tree = CompactRange::new();
+    let mut leaves = Vec::new();
+    let mut nodes = Vec::new();
+    for row in rows {
+        if u64::try_from(row.seq).ok() != Some(tree.size() + 1) {
+            return Err(StoreError(format!(
+                "site {site}: receipt seq {} is missing, so its log cannot be built; \
+                 run `consentry-collector verify` on a copy of this database",
+                tree.size() + 1
+            )));
+        }
+        let leaf = match (&row.leaf_hash, row.jws.is_empty()) {
+            (Some(stored), _) => unhex32(stored).ok_or_else(|| {
+                StoreError(format!("site {site}: seq {}: corrupt leaf_hash", row.seq))
+            })?,
+            (None, false) => log::leaf_hash(row.jws.as_bytes()),
+            (None, true) => pruned_before_the_log_leaf(&row.jws_sha256),
+        };
+        if row.leaf_hash.is_none() {
+            leaves.push((row.seq, hex(&leaf)));
+        }
+        tree.push_recording(leaf, |subtree| nodes.push(subtree));
+    }
+    let checkpoint = sign_checkpoint(signer, origin, site, &tree)?;
+    Ok(BuiltLog {
+        leaves,
+        nodes,
+        tree,
+        checkpoint,
+    })
+}
+
+/// `log_nodes`' key of a complete subtree of two or more leaves.
+fn node_key(start: u64, len: u64) -> (i32, i64) {
+    (len.trailing_zeros() as i32, (start / len) as i64)
+}
+
+/// A proof asked for, or why it cannot be made for this log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Proved {
+    Proof(Vec<Hash>),
+    /// The index or sizes are not inside the log, which has `tree_size` leaves.
+    OutOfRange {
+        tree_size: u64,
+    },
+}
+
+/// Lower-case hex to bytes; `None` for an odd length or a non-hex digit.
+pub fn unhex(s: &str) -> Option<Vec<u8>> {
+    let bytes = s.as_bytes();
+    if bytes.len() % 2 != 0 {
+        return None;
+    }
+    let digit = |c: u8| (c as char).to_digit(16);
+    bytes
+        .chunks(2)
+        .map(|pair| u8::try_from(digit(pair[0])? * 16 + digit(pair[1])?).ok())
+        .collect()
 }
 
 pub fn now_rfc3339() -> String {
@@ -519,12 +993,18 @@ macro_rules! receipts_table {
     action TEXT NOT NULL,
     method TEXT NOT NULL,
     pruned_at TEXT,
+    leaf_hash TEXT,
     PRIMARY KEY (site, seq)
 )"
         )
     };
 }
 
+/// `leaf_hash` may be NULL only in a row written before the tree existed,
+/// until the migration at open fills it in; `tree` and `checkpoint` likewise.
+/// `log_nodes` holds the subtree of `2^level` leaves from leaf `idx ·
+/// 2^level` (level ≥ 1; leaves are on their rows), hex.
+///
 /// The tables, the same on both stores (SQLite reads `BIGINT` as an
 /// integer column, so one text serves both). Their indexes are [`INDEXES`],
 /// made after the migrations.
@@ -534,7 +1014,16 @@ const SCHEMA: &str = concat!(
 CREATE TABLE IF NOT EXISTS site_heads (
     site TEXT PRIMARY KEY,
     seq BIGINT NOT NULL,
-    chain_hash TEXT NOT NULL
+    chain_hash TEXT NOT NULL,
+    tree TEXT,
+    checkpoint TEXT
+);
+CREATE TABLE IF NOT EXISTS log_nodes (
+    site TEXT NOT NULL,
+    level INTEGER NOT NULL,
+    idx BIGINT NOT NULL,
+    hash TEXT NOT NULL,
+    PRIMARY KEY (site, level, idx)
 );
 CREATE TABLE IF NOT EXISTS notices (
     sha256 TEXT PRIMARY KEY,
@@ -584,10 +1073,11 @@ const INDEXES: [(&str, &str); 4] = [
 macro_rules! inserted_columns {
     () => {
         "site, seq, receipt_id, jws, jws_sha256, subject_key, received_at, \
-         chain_hash, countersignature, issued_at, action, method"
+         chain_hash, countersignature, issued_at, action, method, leaf_hash"
     };
 }
-/// The columns an INSERT of a new row sets (`pruned_at` starts NULL).
+/// The columns an INSERT of a new row sets (`pruned_at` starts NULL), in
+/// `StoredReceipt` order.
 const COLUMNS: &str = inserted_columns!();
 /// The columns every SELECT of a receipt row lists, in `StoredReceipt` order.
 const ROW_COLUMNS: &str = concat!(inserted_columns!(), ", pruned_at");
@@ -616,6 +1106,22 @@ const PRUNE_CHUNK: i64 = 1000;
 mod tests {
     use super::*;
 
+    fn origin(site: &str) -> String {
+        format!("test.example/consentry/{site}")
+    }
+
+    /// A head after `n` receipts, with the tree those receipts made.
+    fn head_of(n: i64) -> Head {
+        let mut head = Head::genesis();
+        for i in 0..n {
+            let jws = format!("earlier-{i}");
+            head.tree.push(log::leaf_hash(jws.as_bytes()));
+            head.chain = next_chain_hash(&head.chain, &sha256(jws.as_bytes()));
+            head.seq += 1;
+        }
+        head
+    }
+
     fn receipt(site: &str, id: &str, jws: &str) -> NewReceipt {
         signed_by("key", site, id, jws)
     }
@@ -636,7 +1142,7 @@ mod tests {
 
     fn row(outcome: &Appended) -> &StoredReceipt {
         match outcome {
-            Appended::New(row) | Appended::Duplicate(row) => row,
+            Appended::New(row, _) | Appended::Duplicate(row) => row,
             Appended::Conflict => panic!("conflict"),
         }
     }
@@ -664,11 +1170,12 @@ mod tests {
             issued_at: "2026-11-23T18:00:00.000Z".into(),
             action: "grant".into(),
             method: "banner".into(),
+            leaf_hash: hex(&log::leaf_hash(b"jws-c")),
             pruned_at: None,
         };
         let c_again = receipt("two", "c", "jws-c");
         let existing = HashMap::from([("c".to_owned(), vec![stored.clone()])]);
-        let heads = BTreeMap::from([("two".to_owned(), (9, GENESIS))]);
+        let heads = BTreeMap::from([("two".to_owned(), head_of(9))]);
         let now = "2026-11-23T18:30:01.000Z";
 
         let plan = plan(
@@ -676,13 +1183,15 @@ mod tests {
             existing,
             heads,
             &signer,
+            &origin,
             now,
-        );
+        )
+        .expect("plan");
 
         let [new_a, dup_a, conflict, new_b, dup_c] = &plan.outcomes[..] else {
             panic!("one outcome per receipt: {:?}", plan.outcomes);
         };
-        assert!(matches!(new_a, Appended::New(_)));
+        assert!(matches!(new_a, Appended::New(..)));
         assert_eq!(dup_a, &Appended::Duplicate(row(new_a).clone()));
         assert_eq!(conflict, &Appended::Conflict);
         assert_eq!((row(new_a).seq, row(new_b).seq), (1, 2));
@@ -696,9 +1205,10 @@ mod tests {
         assert_eq!(dup_c, &Appended::Duplicate(stored));
         assert_eq!(plan.new_rows().count(), 2);
         // Site "two" only had a duplicate: its head is not rewritten.
+        assert_eq!(plan.heads.keys().collect::<Vec<_>>(), ["one"]);
         assert_eq!(
-            plan.heads,
-            BTreeMap::from([("one".to_owned(), (2, row(new_b).chain_hash.clone()))])
+            (plan.heads["one"].seq, &plan.heads["one"].chain),
+            (2, &row(new_b).chain_hash)
         );
         let payload = signer.verify(&row(new_b).countersignature).expect("ours");
         assert!(payload.contains("\"seq\":2"), "{payload}");
@@ -719,6 +1229,7 @@ mod tests {
             issued_at: receipt.issued_at.clone(),
             action: receipt.action.clone(),
             method: receipt.method.clone(),
+            leaf_hash: hex(&log::leaf_hash(receipt.jws.as_bytes())),
             pruned_at: None,
         }
     }
@@ -739,7 +1250,7 @@ mod tests {
         let squatter_again = squatter.clone();
         let third = signed_by("k3", "one", "x", "jws-x-by-k3");
         let existing = HashMap::from([("x".to_owned(), vec![squatted.clone()])]);
-        let heads = BTreeMap::from([("one".to_owned(), (9, GENESIS))]);
+        let heads = BTreeMap::from([("one".to_owned(), head_of(9))]);
 
         let plan = plan(
             &[
@@ -752,14 +1263,16 @@ mod tests {
             existing,
             heads,
             &signer,
+            &origin,
             "2026-11-23T18:30:01.000Z",
-        );
+        )
+        .expect("plan");
 
         let [new_visitor, dup_visitor, conflict, dup_squatter, new_third] = &plan.outcomes[..]
         else {
             panic!("one outcome per receipt: {:?}", plan.outcomes);
         };
-        let Appended::New(row) = new_visitor else {
+        let Appended::New(row, _) = new_visitor else {
             panic!("the visitor's receipt is new: {new_visitor:?}");
         };
         assert_eq!(
@@ -773,7 +1286,7 @@ mod tests {
             new_third.new_row().map(|r| (r.seq, r.subject_key.as_str())),
             Some((11, "k3"))
         );
-        assert_eq!(plan.heads["one"].0, 11);
+        assert_eq!(plan.heads["one"].seq, 11);
     }
 
     /// Retention blanked a row's JWS and key and kept its hash: a repost of
@@ -794,19 +1307,75 @@ mod tests {
         let other = signed_by("k1", "one", "x", "jws-x-new");
         let other_again = other.clone();
         let existing = HashMap::from([("x".to_owned(), vec![pruned.clone()])]);
-        let heads = BTreeMap::from([("one".to_owned(), (4, GENESIS))]);
+        let heads = BTreeMap::from([("one".to_owned(), head_of(4))]);
 
         let plan = plan(
             &[&repost, &other, &other_again],
             existing,
             heads,
             &signer,
+            &origin,
             "2029-11-23T18:30:01.000Z",
-        );
+        )
+        .expect("plan");
 
         assert_eq!(plan.outcomes[0], Appended::Duplicate(pruned));
         let row = plan.outcomes[1].new_row().expect("other bytes are new");
         assert_eq!((row.seq, row.jws.as_str()), (5, "jws-x-new"));
         assert_eq!(plan.outcomes[2], Appended::Duplicate(row.clone()));
+    }
+
+    /// A batch proves each of its leaves against the checkpoint it signs,
+    /// with only the old edge in memory, whatever the old size: every proof
+    /// verifies, the checkpoint opens with the collector's public key under
+    /// the site's log name, and the nodes written are the complete
+    /// subtrees the batch finished.
+    #[test]
+    fn a_batch_proves_its_leaves_against_the_checkpoint_it_signs() {
+        let signer = Countersigner::from_seed(&[7u8; 32]).expect("key");
+        for old in [0i64, 1, 5, 8, 13] {
+            let batch: Vec<NewReceipt> = (0..7)
+                .map(|i| receipt("one", &format!("id-{i}"), &format!("jws-{old}-{i}")))
+                .collect();
+            let refs: Vec<&NewReceipt> = batch.iter().collect();
+            let heads = BTreeMap::from([("one".to_owned(), head_of(old))]);
+            let plan = plan(
+                &refs,
+                HashMap::new(),
+                heads,
+                &signer,
+                &origin,
+                "2026-11-23T18:30:01.000Z",
+            )
+            .expect("plan");
+            let known = signer
+                .public_keys()
+                .note_keys(&origin("one"))
+                .expect("keys");
+            let head = &plan.heads["one"];
+            let checkpoint = Checkpoint::open(head.checkpoint.as_bytes(), &origin("one"), &known)
+                .expect("the checkpoint opens");
+            assert_eq!(checkpoint.size(), (old + 7) as u64);
+            for outcome in &plan.outcomes {
+                let Appended::New(row, inclusion) = outcome else {
+                    panic!("all new: {outcome:?}");
+                };
+                assert_eq!(inclusion.tree_size, checkpoint.size());
+                log::verify_inclusion(
+                    &log::leaf_hash(row.jws.as_bytes()),
+                    (row.seq - 1) as u64,
+                    inclusion.tree_size,
+                    &inclusion.proof,
+                    checkpoint.root(),
+                )
+                .unwrap_or_else(|err| panic!("old size {old}, seq {}: {err}", row.seq));
+                assert_eq!(row.leaf_hash, hex(&log::leaf_hash(row.jws.as_bytes())));
+            }
+            // Every node is a complete subtree ending inside the batch.
+            for (_, n) in &plan.nodes {
+                assert!(n.len >= 2 && n.start % n.len == 0);
+                assert!(n.start + n.len > old as u64 && n.start + n.len <= (old + 7) as u64);
+            }
+        }
     }
 }

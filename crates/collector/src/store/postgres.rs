@@ -11,9 +11,9 @@ use tokio::sync::mpsc;
 use tokio_postgres::{Client, NoTls, Row};
 
 use super::{
-    answer, drain, now_rfc3339, plan, unhex32, Appended, Job, NewReceipt, StoreError,
-    StoredReceipt, BY_ID, BY_ID_AND_KEY, COLUMNS, GENESIS, HOLDS_RECEIPTS, INDEXES, PRUNE_CHUNK,
-    ROW_COLUMNS, SCHEMA,
+    answer, build_log, drain, hex, node_key, now_rfc3339, plan, Appended, Head, Job, LegacyRow,
+    NewReceipt, Origin, StoreError, StoredReceipt, BY_ID, BY_ID_AND_KEY, COLUMNS, GENESIS,
+    HOLDS_RECEIPTS, INDEXES, PRUNE_CHUNK, ROW_COLUMNS, SCHEMA,
 };
 use crate::keys::Countersigner;
 
@@ -41,6 +41,7 @@ pub(super) async fn open(
     url: &str,
     jobs: mpsc::Receiver<Job>,
     signer: Arc<Countersigner>,
+    origin: Origin,
 ) -> Result<Reader, StoreError> {
     let mut writer = connect(url).await?;
     let tx = writer.transaction().await?;
@@ -61,15 +62,30 @@ pub(super) async fn open(
              WHERE table_schema = current_schema() AND table_name = 'receipts' \
              AND constraint_name = 'receipts_receipt_id_key'), \
              ARRAY(SELECT indexname::text FROM pg_indexes \
-             WHERE schemaname = current_schema() AND tablename = 'receipts')",
+             WHERE schemaname = current_schema() AND tablename = 'receipts'), \
+             ARRAY(SELECT table_name::text || '.' || column_name::text \
+             FROM information_schema.columns WHERE table_schema = current_schema() \
+             AND table_name IN ('receipts', 'site_heads'))",
             &[],
         )
         .await?;
-    let (has_pruned_at, id_alone_unique, indexes): (bool, bool, Vec<String>) =
-        (found.get(0), found.get(1), found.get(2));
+    let (has_pruned_at, id_alone_unique, indexes, columns): (bool, bool, Vec<String>, Vec<String>) =
+        (found.get(0), found.get(1), found.get(2), found.get(3));
     if !has_pruned_at {
         tx.batch_execute("ALTER TABLE receipts ADD COLUMN pruned_at TEXT")
             .await?;
+    }
+    // Made before the tree: a hash chain only.
+    for column in [
+        "receipts.leaf_hash",
+        "site_heads.tree",
+        "site_heads.checkpoint",
+    ] {
+        if !columns.iter().any(|have| have == column) {
+            let (table, name) = column.split_once('.').unwrap_or_default();
+            tx.batch_execute(&format!("ALTER TABLE {table} ADD COLUMN {name} TEXT"))
+                .await?;
+        }
     }
     for (name, index) in INDEXES {
         if !indexes.iter().any(|have| have == name) {
@@ -82,13 +98,93 @@ pub(super) async fn open(
         tx.batch_execute("ALTER TABLE receipts DROP CONSTRAINT IF EXISTS receipts_receipt_id_key")
             .await?;
     }
+    build_missing_logs(&tx, &signer, &origin).await?;
     tx.commit().await?;
     let reader = connect(url).await?;
-    tokio::spawn(write_loop(url.to_owned(), writer, jobs, signer));
+    tokio::spawn(write_loop(url.to_owned(), writer, jobs, signer, origin));
     Ok(Reader {
         url: url.to_owned(),
         client: tokio::sync::RwLock::new(Arc::new(reader)),
     })
+}
+
+/// The sites whose receipts were written before the tree get their log:
+/// leaf hashes, nodes, head and a first checkpoint (see `build_log`), under
+/// their head rows' locks.
+async fn build_missing_logs(
+    tx: &tokio_postgres::Transaction<'_>,
+    signer: &Countersigner,
+    origin: &Origin,
+) -> Result<(), StoreError> {
+    let unbuilt = tx
+        .query(
+            "SELECT site FROM site_heads WHERE tree IS NULL AND seq > 0 ORDER BY site FOR UPDATE",
+            &[],
+        )
+        .await?;
+    for site in unbuilt.iter().map(|row| row.get::<_, String>(0)) {
+        let rows = tx
+            .query(
+                "SELECT seq, jws, jws_sha256, leaf_hash FROM receipts WHERE site = $1 ORDER BY seq",
+                &[&site],
+            )
+            .await?
+            .iter()
+            .map(|row| LegacyRow {
+                seq: row.get(0),
+                jws: row.get(1),
+                jws_sha256: row.get(2),
+                leaf_hash: row.get(3),
+            })
+            .collect();
+        let built = build_log(&site, rows, signer, &origin.of(&site))?;
+        for (seq, hash) in &built.leaves {
+            tx.execute(
+                "UPDATE receipts SET leaf_hash = $3 WHERE site = $1 AND seq = $2",
+                &[&site, seq, hash],
+            )
+            .await?;
+        }
+        insert_nodes(tx, built.nodes.iter().map(|n| (site.as_str(), n))).await?;
+        let size = built.tree.size() as i64;
+        tx.execute(
+            "UPDATE site_heads SET seq = $2, tree = $3, checkpoint = $4 WHERE site = $1",
+            &[
+                &site,
+                &size,
+                &hex(&built.tree.to_bytes()),
+                &built.checkpoint,
+            ],
+        )
+        .await?;
+        tracing::info!("site {site}: built its log of {size} receipts");
+    }
+    Ok(())
+}
+
+/// One INSERT for every node: arrays unnested, not a round trip each.
+async fn insert_nodes<'a>(
+    tx: &tokio_postgres::Transaction<'_>,
+    nodes: impl Iterator<Item = (&'a str, &'a crate::log::Subtree)>,
+) -> Result<(), StoreError> {
+    let (mut sites, mut levels, mut idxs, mut hashes) = (vec![], vec![], vec![], vec![]);
+    for (site, n) in nodes {
+        let (level, idx) = node_key(n.start, n.len);
+        sites.push(site);
+        levels.push(level);
+        idxs.push(idx);
+        hashes.push(hex(&n.hash));
+    }
+    if sites.is_empty() {
+        return Ok(());
+    }
+    tx.execute(
+        "INSERT INTO log_nodes (site, level, idx, hash) \
+         SELECT * FROM UNNEST($1::text[], $2::int[], $3::bigint[], $4::text[])",
+        &[&sites, &levels, &idxs, &hashes],
+    )
+    .await?;
+    Ok(())
 }
 
 async fn write_loop(
@@ -96,6 +192,7 @@ async fn write_loop(
     mut client: Client,
     mut jobs: mpsc::Receiver<Job>,
     signer: Arc<Countersigner>,
+    origin: Origin,
 ) {
     while let Some(first) = jobs.recv().await {
         let batch = drain(first, &mut jobs);
@@ -111,13 +208,13 @@ async fn write_loop(
             }
         }
         let receipts: Vec<&NewReceipt> = batch.iter().map(|job| &job.receipt).collect();
-        let mut outcome = write_batch(&mut client, &receipts, &signer).await;
+        let mut outcome = write_batch(&mut client, &receipts, &signer, &origin).await;
         // The batch rolled back as a whole. Once more: a receipt (same id,
         // same key) that another collector committed for another site in the
         // meantime (unique violation) is then seen as stored and answered as
         // a duplicate or a conflict.
         if outcome.is_err() && !client.is_closed() {
-            outcome = write_batch(&mut client, &receipts, &signer).await;
+            outcome = write_batch(&mut client, &receipts, &signer, &origin).await;
         }
         answer(batch, outcome);
     }
@@ -127,6 +224,7 @@ async fn write_batch(
     client: &mut Client,
     batch: &[&NewReceipt],
     signer: &Countersigner,
+    origin: &Origin,
 ) -> Result<Vec<Appended>, StoreError> {
     let tx = client.transaction().await?;
     let sites: BTreeSet<&str> = batch.iter().map(|r| r.site.as_str()).collect();
@@ -140,13 +238,13 @@ async fn write_batch(
         .await?;
         let row = tx
             .query_one(
-                "SELECT seq, chain_hash FROM site_heads WHERE site = $1 FOR UPDATE",
+                "SELECT seq, chain_hash, tree FROM site_heads WHERE site = $1 FOR UPDATE",
                 &[&site],
             )
             .await?;
-        let chain: String = row.get(1);
-        let chain = unhex32(&chain).ok_or_else(|| StoreError("corrupt site head".into()))?;
-        heads.insert(site.to_owned(), (row.get::<_, i64>(0), chain));
+        let tree: Option<String> = row.get(2);
+        let head = Head::read(site, row.get(0), row.get(1), tree.as_deref())?;
+        heads.insert(site.to_owned(), head);
     }
     // Read under the head locks: a concurrent writer of the same receipt
     // (same site) has committed or not started. Every key's rows of these ids.
@@ -165,15 +263,22 @@ async fn write_batch(
             .push(row);
     }
 
-    let plan = plan(batch, existing, heads, signer, &now_rfc3339());
+    let plan = plan(
+        batch,
+        existing,
+        heads,
+        signer,
+        &|site| origin.of(site),
+        &now_rfc3339(),
+    )?;
     let insert = tx
         .prepare(&format!(
-            "INSERT INTO receipts ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+            "INSERT INTO receipts ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
         ))
         .await?;
     // Pipelined: tokio-postgres sends them all before waiting for replies.
     try_join_all(plan.new_rows().map(|row| async {
-        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 12] = [
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 13] = [
             &row.site,
             &row.seq,
             &row.receipt_id,
@@ -186,14 +291,16 @@ async fn write_batch(
             &row.issued_at,
             &row.action,
             &row.method,
+            &row.leaf_hash,
         ];
         tx.execute(&insert, &params).await
     }))
     .await?;
-    for (site, (seq, chain)) in &plan.heads {
+    insert_nodes(&tx, plan.nodes.iter().map(|(site, n)| (site.as_str(), n))).await?;
+    for (site, head) in &plan.heads {
         tx.execute(
-            "UPDATE site_heads SET seq = $2, chain_hash = $3 WHERE site = $1",
-            &[site, seq, chain],
+            "UPDATE site_heads SET seq = $2, chain_hash = $3, tree = $4, checkpoint = $5 WHERE site = $1",
+            &[site, &head.seq, &head.chain, &head.tree, &&*head.checkpoint],
         )
         .await?;
     }
@@ -215,7 +322,9 @@ fn read_row(row: &Row) -> StoredReceipt {
         issued_at: row.get(9),
         action: row.get(10),
         method: row.get(11),
-        pruned_at: row.get(12),
+        // NULL only before the migration at open has run.
+        leaf_hash: row.get::<_, Option<String>>(12).unwrap_or_default(),
+        pruned_at: row.get(13),
     }
 }
 
@@ -341,6 +450,66 @@ impl Reader {
                 &[&site, &cutoff, &now, &PRUNE_CHUNK],
             )
             .await?)
+    }
+
+    pub(super) async fn checkpoint(&self, site: &str) -> Result<Option<(u64, String)>, StoreError> {
+        let row = self
+            .client()
+            .await?
+            .query_opt(
+                "SELECT seq, checkpoint FROM site_heads WHERE site = $1 AND checkpoint IS NOT NULL",
+                &[&site],
+            )
+            .await?;
+        Ok(row.and_then(|row| Some((u64::try_from(row.get::<_, i64>(0)).ok()?, row.get(1)))))
+    }
+
+    /// The stored hashes of these subtrees (see the SQLite reader), two reads.
+    pub(super) async fn subtrees(
+        &self,
+        site: &str,
+        needed: &[(u64, u64)],
+    ) -> Result<Vec<((u64, u64), String)>, StoreError> {
+        let client = self.client().await?;
+        let seqs: Vec<i64> = needed
+            .iter()
+            .filter(|(_, len)| *len == 1)
+            .map(|(start, _)| *start as i64 + 1)
+            .collect();
+        let (levels, idxs): (Vec<i32>, Vec<i64>) = needed
+            .iter()
+            .filter(|(_, len)| *len > 1)
+            .map(|&(start, len)| node_key(start, len))
+            .unzip();
+        let mut found = Vec::with_capacity(needed.len());
+        if !seqs.is_empty() {
+            for row in client
+                .query(
+                    "SELECT seq, leaf_hash FROM receipts WHERE site = $1 AND seq = ANY($2) \
+                     AND leaf_hash IS NOT NULL",
+                    &[&site, &seqs],
+                )
+                .await?
+            {
+                found.push((((row.get::<_, i64>(0) - 1) as u64, 1), row.get(1)));
+            }
+        }
+        if !levels.is_empty() {
+            for row in client
+                .query(
+                    "SELECT n.level, n.idx, n.hash FROM log_nodes n \
+                     JOIN UNNEST($2::int[], $3::bigint[]) AS want(level, idx) \
+                     ON n.level = want.level AND n.idx = want.idx WHERE n.site = $1",
+                    &[&site, &levels, &idxs],
+                )
+                .await?
+            {
+                let len = 1u64 << row.get::<_, i32>(0);
+                let start = row.get::<_, i64>(1) as u64 * len;
+                found.push(((start, len), row.get(2)));
+            }
+        }
+        Ok(found)
     }
 
     pub(super) async fn get_notice(&self, sha256: &str) -> Result<Option<String>, StoreError> {

@@ -9,9 +9,9 @@ use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 use tokio::sync::mpsc;
 
 use super::{
-    answer, drain, now_rfc3339, plan, unhex32, Appended, Job, NewReceipt, StoreError,
-    StoredReceipt, BY_ID, BY_ID_AND_KEY, COLUMNS, GENESIS, HOLDS_RECEIPTS, INDEXES, PRUNE_CHUNK,
-    RECEIPTS_REBUILT, ROW_COLUMNS, SCHEMA,
+    answer, build_log, drain, node_key, now_rfc3339, plan, Appended, Head, Job, LegacyRow,
+    NewReceipt, StoreError, StoredReceipt, BY_ID, BY_ID_AND_KEY, COLUMNS, HOLDS_RECEIPTS, INDEXES,
+    PRUNE_CHUNK, RECEIPTS_REBUILT, ROW_COLUMNS, SCHEMA,
 };
 use crate::keys::Countersigner;
 
@@ -56,15 +56,16 @@ pub(super) fn open(
     path: &str,
     jobs: mpsc::Receiver<Job>,
     signer: Arc<Countersigner>,
+    origin: super::Origin,
 ) -> Result<Reader, StoreError> {
     create_private(path)?;
     let mut writer = connect(path)?;
     writer.execute_batch(SCHEMA)?;
-    migrate(&mut writer)?;
+    migrate(&mut writer, &signer, &origin)?;
     let reader = connect(path)?;
     std::thread::Builder::new()
         .name("sqlite-writer".into())
-        .spawn(move || write_loop(writer, jobs, &signer))
+        .spawn(move || write_loop(writer, jobs, &signer, &origin))
         .map_err(|err| StoreError(format!("cannot start the writer thread: {err}")))?;
     Ok(Reader {
         conn: Arc::new(Mutex::new(reader)),
@@ -77,16 +78,30 @@ pub(super) fn open(
 /// - databases created when a receipt was its id alone have `receipt_id`
 ///   UNIQUE as a column constraint, which SQLite cannot drop: the table is
 ///   rebuilt (SQLite's documented way to change a table's constraints) with
-///   every row and column as they were, then its indexes are made again.
-fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+///   every row and column as they were, then its indexes are made again;
+/// - databases created before the tree (a hash chain only) gain the leaf
+///   hashes, the nodes and a first signed checkpoint per site, their
+///   receipts the leaves in seq order.
+fn migrate(
+    conn: &mut Connection,
+    signer: &Countersigner,
+    origin: &super::Origin,
+) -> Result<(), StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let has_pruned_at: bool = tx.query_row(
-        "SELECT COUNT(*) > 0 FROM pragma_table_info('receipts') WHERE name = 'pruned_at'",
-        [],
-        |row| row.get(0),
-    )?;
-    if !has_pruned_at {
-        tx.execute_batch("ALTER TABLE receipts ADD COLUMN pruned_at TEXT")?;
+    for (table, column) in [
+        ("receipts", "pruned_at"),
+        ("receipts", "leaf_hash"),
+        ("site_heads", "tree"),
+        ("site_heads", "checkpoint"),
+    ] {
+        let has: bool = tx.query_row(
+            "SELECT COUNT(*) > 0 FROM pragma_table_info(?1) WHERE name = ?2",
+            [table, column],
+            |row| row.get(0),
+        )?;
+        if !has {
+            tx.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} TEXT"))?;
+        }
     }
     // A UNIQUE constraint's index has origin 'u' (ours are 'c': made by
     // CREATE INDEX; the primary key's is 'pk').
@@ -109,16 +124,66 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     for (_, index) in INDEXES {
         tx.execute_batch(index)?;
     }
+    let unbuilt: Vec<String> = tx
+        .prepare("SELECT site FROM site_heads WHERE tree IS NULL AND seq > 0 ORDER BY site")?
+        .query_map([], |row| row.get(0))?
+        .collect::<Result<_, _>>()?;
+    for site in unbuilt {
+        let rows: Vec<LegacyRow> = tx
+            .prepare(
+                "SELECT seq, jws, jws_sha256, leaf_hash FROM receipts WHERE site = ?1 ORDER BY seq",
+            )?
+            .query_map([&site], |row| {
+                Ok(LegacyRow {
+                    seq: row.get(0)?,
+                    jws: row.get(1)?,
+                    jws_sha256: row.get(2)?,
+                    leaf_hash: row.get(3)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        let built = build_log(&site, rows, signer, &origin.of(&site))?;
+        let mut leaf =
+            tx.prepare("UPDATE receipts SET leaf_hash = ?3 WHERE site = ?1 AND seq = ?2")?;
+        for (seq, hash) in &built.leaves {
+            leaf.execute(params![site, seq, hash])?;
+        }
+        let mut node = tx.prepare(
+            "INSERT INTO log_nodes (site, level, idx, hash) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+        )?;
+        for n in &built.nodes {
+            let (level, idx) = node_key(n.start, n.len);
+            node.execute(params![site, level, idx, super::hex(&n.hash)])?;
+        }
+        tx.execute(
+            "UPDATE site_heads SET seq = ?2, tree = ?3, checkpoint = ?4 WHERE site = ?1",
+            params![
+                site,
+                built.tree.size() as i64,
+                super::hex(&built.tree.to_bytes()),
+                built.checkpoint
+            ],
+        )?;
+        tracing::info!(
+            "site {site}: built its log of {} receipts",
+            built.tree.size()
+        );
+    }
     tx.commit()?;
     Ok(())
 }
 
 /// The one writer: a blocking thread, since every SQLite call blocks.
-fn write_loop(mut conn: Connection, mut jobs: mpsc::Receiver<Job>, signer: &Countersigner) {
+fn write_loop(
+    mut conn: Connection,
+    mut jobs: mpsc::Receiver<Job>,
+    signer: &Countersigner,
+    origin: &super::Origin,
+) {
     while let Some(first) = jobs.blocking_recv() {
         let batch = drain(first, &mut jobs);
         let receipts: Vec<&NewReceipt> = batch.iter().map(|job| &job.receipt).collect();
-        let outcome = write_batch(&mut conn, &receipts, signer);
+        let outcome = write_batch(&mut conn, &receipts, signer, origin);
         answer(batch, outcome);
     }
 }
@@ -127,6 +192,7 @@ fn write_batch(
     conn: &mut Connection,
     batch: &[&NewReceipt],
     signer: &Countersigner,
+    origin: &super::Origin,
 ) -> Result<Vec<Appended>, StoreError> {
     // IMMEDIATE takes the database write lock now: it is the head-row lock.
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -151,28 +217,32 @@ fn write_batch(
     let mut heads = BTreeMap::new();
     {
         let mut head =
-            tx.prepare_cached("SELECT seq, chain_hash FROM site_heads WHERE site = ?1")?;
+            tx.prepare_cached("SELECT seq, chain_hash, tree FROM site_heads WHERE site = ?1")?;
         for r in batch {
             if heads.contains_key(&r.site) {
                 continue;
             }
-            let stored: Option<(i64, String)> = head
-                .query_row([&r.site], |row| Ok((row.get(0)?, row.get(1)?)))
+            let stored: Option<(i64, String, Option<String>)> = head
+                .query_row([&r.site], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
                 .optional()?;
             let value = match stored {
-                Some((seq, chain)) => (
-                    seq,
-                    unhex32(&chain).ok_or_else(|| StoreError("corrupt site head".into()))?,
-                ),
-                None => (0, GENESIS),
+                Some((seq, chain, tree)) => Head::read(&r.site, seq, &chain, tree.as_deref())?,
+                None => Head::genesis(),
             };
             heads.insert(r.site.clone(), value);
         }
     }
-    let plan = plan(batch, existing, heads, signer, &now_rfc3339());
+    let plan = plan(
+        batch,
+        existing,
+        heads,
+        signer,
+        &|site| origin.of(site),
+        &now_rfc3339(),
+    )?;
     {
         let mut insert = tx.prepare_cached(&format!(
-            "INSERT INTO receipts ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+            "INSERT INTO receipts ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
         ))?;
         for row in plan.new_rows() {
             insert.execute(params![
@@ -187,15 +257,30 @@ fn write_batch(
                 row.countersignature,
                 row.issued_at,
                 row.action,
-                row.method
+                row.method,
+                row.leaf_hash
             ])?;
         }
-        let mut upsert = tx.prepare_cached(
-            "INSERT INTO site_heads (site, seq, chain_hash) VALUES (?1, ?2, ?3)
-             ON CONFLICT (site) DO UPDATE SET seq = excluded.seq, chain_hash = excluded.chain_hash",
+        let mut node = tx.prepare_cached(
+            "INSERT INTO log_nodes (site, level, idx, hash) VALUES (?1, ?2, ?3, ?4)",
         )?;
-        for (site, (seq, chain)) in &plan.heads {
-            upsert.execute(params![site, seq, chain])?;
+        for (site, n) in &plan.nodes {
+            let (level, idx) = node_key(n.start, n.len);
+            node.execute(params![site, level, idx, super::hex(&n.hash)])?;
+        }
+        let mut upsert = tx.prepare_cached(
+            "INSERT INTO site_heads (site, seq, chain_hash, tree, checkpoint) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (site) DO UPDATE SET seq = excluded.seq, chain_hash = excluded.chain_hash,
+             tree = excluded.tree, checkpoint = excluded.checkpoint",
+        )?;
+        for (site, head) in &plan.heads {
+            upsert.execute(params![
+                site,
+                head.seq,
+                head.chain,
+                head.tree,
+                &*head.checkpoint
+            ])?;
         }
     }
     tx.commit()?;
@@ -216,7 +301,9 @@ fn read_row(row: &Row<'_>) -> rusqlite::Result<StoredReceipt> {
         issued_at: row.get(9)?,
         action: row.get(10)?,
         method: row.get(11)?,
-        pruned_at: row.get(12)?,
+        // NULL only before the migration at open has run.
+        leaf_hash: row.get::<_, Option<String>>(12)?.unwrap_or_default(),
+        pruned_at: row.get(13)?,
     })
 }
 
@@ -355,6 +442,52 @@ impl Reader {
                 )?
                 .execute(params![site, cutoff, now, PRUNE_CHUNK])?;
             Ok(pruned as u64)
+        })
+        .await
+    }
+
+    pub(super) async fn checkpoint(
+        &self,
+        site: String,
+    ) -> Result<Option<(u64, String)>, StoreError> {
+        self.with(move |c| {
+            let found: Option<(i64, Option<String>)> = c
+                .prepare_cached("SELECT seq, checkpoint FROM site_heads WHERE site = ?1")?
+                .query_row([site], |row| Ok((row.get(0)?, row.get(1)?)))
+                .optional()?;
+            Ok(found.and_then(|(seq, text)| Some((u64::try_from(seq).ok()?, text?))))
+        })
+        .await
+    }
+
+    /// The stored hashes of these subtrees: a leaf's from its row, a larger
+    /// one's from `log_nodes`. Absent ones are left out.
+    pub(super) async fn subtrees(
+        &self,
+        site: String,
+        needed: Vec<(u64, u64)>,
+    ) -> Result<Vec<((u64, u64), String)>, StoreError> {
+        self.with(move |c| {
+            let mut leaf = c.prepare_cached(
+                "SELECT leaf_hash FROM receipts WHERE site = ?1 AND seq = ?2 AND leaf_hash IS NOT NULL",
+            )?;
+            let mut node =
+                c.prepare_cached("SELECT hash FROM log_nodes WHERE site = ?1 AND level = ?2 AND idx = ?3")?;
+            let mut found = Vec::with_capacity(needed.len());
+            for (start, len) in needed {
+                let hash: Option<String> = if len == 1 {
+                    leaf.query_row(params![site, start as i64 + 1], |row| row.get(0))
+                        .optional()?
+                } else {
+                    let (level, idx) = node_key(start, len);
+                    node.query_row(params![site, level, idx], |row| row.get(0))
+                        .optional()?
+                };
+                if let Some(hash) = hash {
+                    found.push(((start, len), hash));
+                }
+            }
+            Ok(found)
         })
         .await
     }

@@ -62,6 +62,13 @@ pub fn signer() -> Arc<Countersigner> {
     Arc::new(Countersigner::from_seed(&[42u8; 32]).expect("seed"))
 }
 
+/// The tests' log name: site `s`'s log is `test.example/consentry/s`.
+pub const LOG_ORIGIN: &str = "test.example/consentry";
+
+pub fn origin() -> consentry_collector::store::Origin {
+    consentry_collector::store::Origin::new(LOG_ORIGIN).expect("origin")
+}
+
 /// A receipt signed by key A for `site`, as the store receives it.
 pub fn signed(site: &str, id: &str, issued_at: &str) -> String {
     signed_by(&common::key_a(), site, id, issued_at)
@@ -117,7 +124,7 @@ impl Db {
     }
 
     pub async fn open(&self) -> Store {
-        Store::open(&self.url(), signer())
+        Store::open(&self.url(), signer(), origin())
             .await
             .expect("open store")
     }
@@ -180,6 +187,7 @@ impl CollectorDir {
             database_url: self.database_url(),
             key_file: self.key_file(),
             admin_token: admin_token.map(str::to_owned),
+            log_origin: Some(LOG_ORIGIN.to_owned()),
         }
     }
 
@@ -201,6 +209,7 @@ impl CollectorDir {
             .args(args)
             .env("CONSENTRY_SITES", self.path("sites.toml"))
             .env("CONSENTRY_DATABASE_URL", self.database_url())
+            .env("CONSENTRY_LOG_ORIGIN", LOG_ORIGIN)
             .env_remove("CONSENTRY_ADMIN_TOKEN");
         if key_file {
             command.env("CONSENTRY_KEY_FILE", self.key_file());
