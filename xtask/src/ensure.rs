@@ -10,6 +10,11 @@ use crate::{output, run, Result};
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
+/// Python's `cryptography`, for the collector's independent log checker
+/// (`crates/collector/tests/independent/check_log.py`). Pinned so a fresh
+/// machine checks with the release the checker was written against.
+pub const CRYPTOGRAPHY: &str = "48.0.0";
+
 /// What `dist` needs: the wasm target, the matching wasm-bindgen CLI, and
 /// the npm dev tools (binaryen's `wasm-opt`).
 pub fn build_tools() -> Result {
@@ -110,6 +115,37 @@ fn npm_packages() -> Result {
             eprintln!("xtask: package-lock.json missing; creating it with npm install");
             run(Command::new("npm").arg("install"))
         }
+    }
+}
+
+/// Installs `module` (the pip package of the same name) at `version` unless
+/// python3 imports it already; any installed version is kept, as a machine's
+/// own Python packages are not ours to replace.
+pub fn ensure_python_module(module: &str, version: &str) -> Result {
+    let import = format!("import {module}");
+    let imports = || output(Command::new("python3").args(["-c", &import])).is_some();
+    if imports() {
+        return Ok(());
+    }
+    if output(Command::new("python3").arg("--version")).is_none() {
+        ensure_apt(&["python3"])?;
+    }
+    if output(Command::new("python3").args(["-m", "pip", "--version"])).is_none() {
+        ensure_apt(&["python3-pip"])?;
+    }
+    eprintln!("xtask: installing the Python module {module} {version}");
+    let wanted = format!("{module}=={version}");
+    run(Command::new("python3")
+        .args(["-m", "pip", "install", "--quiet", &wanted])
+        // Debian 12's python3 refuses pip (PEP 668, "externally managed").
+        // pip still installs beside apt's packages (/usr/local, or the user
+        // site when not root), and apt has no copy of this module, or the
+        // import above would have found it.
+        .env("PIP_BREAK_SYSTEM_PACKAGES", "1"))?;
+    if imports() {
+        Ok(())
+    } else {
+        Err(format!("pip installed {wanted}, but python3 still cannot import {module}").into())
     }
 }
 

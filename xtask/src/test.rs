@@ -17,6 +17,7 @@ const E2E_DIR: &str = "tests/e2e";
 pub fn test() -> Result {
     ensure::build_tools()?;
     ensure::browsers()?;
+    ensure::ensure_python_module("cryptography", ensure::CRYPTOGRAPHY)?;
 
     step("clippy", || {
         run(cargo().args([

@@ -53,7 +53,7 @@ pub mod store;
 
 pub use config::{default_key_file as config_key_file, Config, Site, Sites, DEFAULT_LOG_ORIGIN};
 pub use error::AppError;
-pub use keys::Countersigner;
+pub use keys::{Countersigner, PublicKeys};
 pub use static_files::check_static_dirs;
 pub use store::Store;
 

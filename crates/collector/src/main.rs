@@ -2,6 +2,7 @@
 //! command is one struct below, and its doc comments are its `--help`; the
 //! work is in the library.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 
 use consentry_collector::{
-    audit, config_key_file, retention, AppState, Collector, Config, Countersigner, Sites, Store,
+    audit, retention, AppState, Collector, Config, Countersigner, PublicKeys, Sites, Store,
 };
 
 // Receipts, request bodies and rows are allocated on one thread and freed on
@@ -86,26 +87,44 @@ struct Serve {
     static_dirs: Vec<PathBuf>,
 }
 
-/// Recompute every site's chain (or one site's) and print one JSON report
-/// per site.
+/// Recompute every site's log (or one site's) with public keys only, and
+/// print one JSON report per site.
 ///
-/// Each chain is recomputed from seq 1, re-checking every visitor signature
-/// and every countersignature. Reads CONSENTRY_DATABASE_URL, CONSENTRY_KEY_FILE
-/// and, to judge pruned rows by each site's `retention_days`, CONSENTRY_SITES.
+/// Each log is recomputed from seq 1: every visitor signature, leaf hash,
+/// chain hash and countersignature, the Merkle tree and the site's signed
+/// checkpoint. Every bad leaf is named (seq, leaf index, receipt id), not
+/// only the first. No private key is needed: give the collector's saved
+/// `/.well-known/jwks.json` with --jwks; without it the public halves of
+/// CONSENTRY_KEY_FILE are used. To judge pruned rows by each site's
+/// `retention_days`, CONSENTRY_SITES is read when set.
 ///
-/// Exit status: 0 when every chain is intact, 1 when any is bad (the report
-/// names its first bad row) or the database cannot be read, 2 for a mistyped
-/// command line.
+/// Checkpoints saved earlier (--checkpoint, by a witness or a DPO) and
+/// visitors' receipt files (--receipt) are proved consistent with the log: a
+/// deleted tail, a rollback, a replaced or reordered leaf or a fork fails
+/// them, and the report names the checkpoint's size and the log's.
+///
+/// Exit status: 0 when every log and every saved file is intact, 1 when any
+/// is bad or the database cannot be read, 2 for a mistyped command line.
 #[derive(Args)]
 #[command(args_override_self = true)]
 struct Verify {
-    /// Only this site's chain
+    /// Only this site's log
     #[arg(long, value_name = "SITE")]
     site: Option<String>,
-    /// The database to check, instead of CONSENTRY_DATABASE_URL (the key is
-    /// then looked for next to it, unless CONSENTRY_KEY_FILE is set)
+    /// The database to check, instead of CONSENTRY_DATABASE_URL: the
+    /// collector's, or a copy of its SQLite file (sqlite://PATH)
     #[arg(long, value_name = "URL")]
     database: Option<String>,
+    /// The collector's public keys: a saved /.well-known/jwks.json
+    #[arg(long, value_name = "FILE")]
+    jwks: Option<PathBuf>,
+    /// A checkpoint saved earlier (text, as GET /v1/sites/{site}/checkpoint
+    /// served it); repeat for more
+    #[arg(long = "checkpoint", value_name = "FILE")]
+    checkpoints: Vec<PathBuf>,
+    /// A visitor's downloaded receipt file; repeat for more
+    #[arg(long = "receipt", value_name = "FILE")]
+    receipts: Vec<PathBuf>,
 }
 
 /// Run one retention pass now and print one JSON line per site.
@@ -215,19 +234,75 @@ impl Serve {
 
 impl Verify {
     async fn run(self, mut config: Config) -> anyhow::Result<ExitCode> {
-        if let Some(url) = self.database {
+        if let Some(url) = &self.database {
+            // The key file travels with the database it signed.
             if std::env::var_os("CONSENTRY_KEY_FILE").is_none() {
-                config.key_file = config_key_file(&url);
+                config.key_file = consentry_collector::config_key_file(url);
             }
-            config.database_url = url;
         }
-        let reports = audit::verify_database(&config, self.site)
+        let database_url = self.database.unwrap_or(config.database_url);
+        let keys = match &self.jwks {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                PublicKeys::from_jwks(&text)
+                    .map_err(|err| anyhow::anyhow!("{}: {err}", path.display()))?
+            }
+            None => Countersigner::load_existing(&config.key_file)
+                .map_err(|err| {
+                    anyhow::anyhow!("{err} (or give the collector's public keys with --jwks FILE)")
+                })?
+                .public_keys()
+                .clone(),
+        };
+        // Files that cannot even be read as what they claim fail on their own line.
+        let mut ok = true;
+        let mut saved: BTreeMap<String, Vec<audit::Saved>> = BTreeMap::new();
+        let files = self
+            .checkpoints
+            .iter()
+            .map(|p| {
+                (
+                    p,
+                    audit::saved_checkpoint as fn(&str, &str, &PublicKeys) -> _,
+                )
+            })
+            .chain(
+                self.receipts
+                    .iter()
+                    .map(|p| (p, audit::saved_receipt as fn(&str, &str, &PublicKeys) -> _)),
+            );
+        for (path, read) in files {
+            let label = path.display().to_string();
+            let result = std::fs::read_to_string(path)
+                .map_err(|err| format!("{label}: {err}"))
+                .and_then(|text| read(&label, &text, &keys));
+            match result {
+                Ok((site, one)) => saved.entry(site).or_default().push(one),
+                Err(reason) => {
+                    ok = false;
+                    println!(
+                        "{}",
+                        serde_json::json!({ "file": label, "ok": false, "reason": reason })
+                    );
+                }
+            }
+        }
+        let store = Store::open_to_read(&database_url)
+            .await
+            .map_err(|err| anyhow::anyhow!("cannot open {database_url}: {err}"))?;
+        let sites_file = match &config.sites_file {
+            Some(path) => Sites::load(path).map_err(anyhow::Error::msg)?,
+            None => Sites::default(),
+        };
+        let retention = |site: &str| sites_file.get(site).and_then(|s| s.retention_days);
+        let reports = audit::verify_store(&store, &keys, self.site, &retention, &saved)
             .await
             .map_err(anyhow::Error::msg)?;
         for report in &reports {
             println!("{}", serde_json::to_string(report)?);
+            ok &= report.ok;
         }
-        let ok = reports.iter().all(|r| r.ok);
         Ok(if ok {
             ExitCode::SUCCESS
         } else {

@@ -591,7 +591,7 @@ async fn the_audit_reports_an_intact_chain() {
         .json();
     assert_eq!(
         report,
-        serde_json::json!({"site": "acme-landing", "receipts": 2, "pruned": 0, "ok": true})
+        serde_json::json!({"site": "acme-landing", "receipts": 2, "pruned": 0, "checkpoint_size": 2, "ok": true})
     );
     let all = api.get("/v1/audit", Some(&bearer)).await.json();
     assert_eq!(all[0]["ok"], true);
@@ -642,10 +642,11 @@ async fn past_retention_a_receipt_loses_its_personal_data_and_the_chain_still_au
     // golden receipts were signed, when a pruning is still in the future).
     let report = audit::audit_site(
         &api.store,
-        &support::signer(),
+        support::signer().public_keys(),
         common::SITE,
         Some(1095),
         later,
+        &[],
     )
     .await
     .expect("audit");

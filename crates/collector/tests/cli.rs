@@ -274,7 +274,7 @@ fn serve_takes_receipts_from_the_environment_config_and_verify_checks_the_chain(
     assert!(out.status.success(), "{report}");
     assert_eq!(
         report.trim(),
-        "{\"site\":\"acme-landing\",\"receipts\":3,\"pruned\":0,\"ok\":true}"
+        "{\"site\":\"acme-landing\",\"receipts\":3,\"pruned\":0,\"checkpoint_size\":3,\"ok\":true}"
     );
 
     // A retention pass now: nothing is 30 days old yet.

@@ -5,7 +5,8 @@
 mod support;
 
 use consentry_collector::audit::{self, audit_site};
-use consentry_collector::store::{next_chain_hash, unhex32, Appended, Lookup, GENESIS};
+use consentry_collector::log;
+use consentry_collector::store::{next_chain_hash, unhex32, Appended, Lookup, Proved, GENESIS};
 use consentry_receipt::verify::{hex, sha256};
 use support::common::{key_a, key_b, thumbprint_of};
 use support::{new_receipt, signed, signed_by, uuid, Db};
@@ -17,10 +18,11 @@ const ISSUED: &str = "2026-11-23T18:30:00.000Z";
 async fn audit_now(store: &consentry_collector::Store, site: &str) -> audit::Report {
     audit_site(
         store,
-        &support::signer(),
+        support::signer().public_keys(),
         site,
         None,
         consentry_collector::now_ms(),
+        &[],
     )
     .await
     .expect("audit")
@@ -137,17 +139,181 @@ async fn two_collectors_on_one_database_keep_one_chain(db: Db) {
             store.append(new_receipt(&jws)).await
         }));
     }
+    let mut acks = Vec::new();
     for task in tasks {
-        assert!(matches!(
-            task.await.expect("join").expect("append"),
-            Appended::New(..)
-        ));
+        match task.await.expect("join").expect("append") {
+            Appended::New(row, inclusion) => acks.push((row, inclusion)),
+            other => panic!("new: {other:?}"),
+        }
     }
     let rows = one.page(&site, 0, 1000).await.expect("page");
     let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
     assert_eq!(seqs, (1..=80).collect::<Vec<_>>());
     let report = audit_now(&two, &site).await;
     assert!(report.ok && report.receipts == 80, "{report:?}");
+    // One tree: every acknowledgement's proof leads to its own checkpoint,
+    // and every one of those checkpoints is a prefix of the final tree.
+    let keys = support::signer().public_keys().clone();
+    let (_, latest) = one
+        .checkpoint(&site)
+        .await
+        .expect("read")
+        .expect("a checkpoint");
+    let latest = audit::open_checkpoint(&latest, &site, &keys).expect("signed");
+    assert_eq!(latest.size(), 80);
+    for (row, inclusion) in &acks {
+        let head = audit::open_checkpoint(&inclusion.checkpoint, &site, &keys).expect("signed");
+        assert_eq!(head.size(), inclusion.tree_size);
+        log::verify_inclusion(
+            &log::leaf_hash(row.jws.as_bytes()),
+            (row.seq - 1) as u64,
+            head.size(),
+            &inclusion.proof,
+            head.root(),
+        )
+        .unwrap_or_else(|err| panic!("seq {}: {err}", row.seq));
+        let Proved::Proof(proof) = two
+            .consistency_proof(&site, head.size(), latest.size())
+            .await
+            .expect("read")
+        else {
+            panic!("in range");
+        };
+        log::verify_consistency(
+            head.size(),
+            latest.size(),
+            &proof,
+            head.root(),
+            latest.root(),
+        )
+        .unwrap_or_else(|err| panic!("{} → 80: {err}", head.size()));
+    }
+}
+
+/// The truncation attack: someone with write access deletes the newest
+/// receipts (where the latest withdrawals are) and puts back an older head
+/// and checkpoint, both taken from the store itself. The log then audits as
+/// a consistent log of fewer receipts; a checkpoint fetched before the
+/// attack proves the tail was cut, and names both sizes.
+async fn a_cut_tail_with_a_rewritten_head_is_caught_by_a_checkpoint_saved_before(db: Db) {
+    let store = db.open().await;
+    let keys = support::signer().public_keys().clone();
+    let s = site("truncated");
+    append_n(&store, &s, 4).await;
+    let (_, at_four) = store
+        .checkpoint(&s)
+        .await
+        .expect("read")
+        .expect("checkpoint");
+    let head_at_four = store.head(&s).await.expect("read").expect("head");
+    let tree_at_four: String = {
+        // What the attacker writes back: the head row as it was at 4.
+        let rows = store.page(&s, 0, 4).await.expect("page");
+        let mut tree = log::CompactRange::new();
+        for row in &rows {
+            tree.push(unhex32(&row.leaf_hash).expect("leaf"));
+        }
+        hex(&tree.to_bytes())
+    };
+    append_n(&store, &s, 3).await;
+    let (_, at_seven) = store
+        .checkpoint(&s)
+        .await
+        .expect("read")
+        .expect("checkpoint");
+    let (_, saved) =
+        audit::saved_checkpoint("before.txt", &at_seven, &keys).expect("a valid checkpoint");
+
+    db.tamper(&format!(
+        "DELETE FROM receipts WHERE site = '{s}' AND seq > 4;
+         DELETE FROM log_nodes WHERE site = '{s}' AND (idx + 1) * (1 << level) > 4;
+         UPDATE site_heads SET seq = 4, chain_hash = '{}', tree = '{tree_at_four}', checkpoint = '{at_four}' \
+         WHERE site = '{s}';",
+        head_at_four.1
+    ))
+    .await;
+
+    // Without a saved checkpoint the cut cannot be seen: that is why
+    // witnesses keep them.
+    let alone = audit_now(&store, &s).await;
+    assert!(alone.ok && alone.receipts == 4, "{alone:?}");
+    let report = audit_site(
+        &store,
+        &keys,
+        &s,
+        None,
+        consentry_collector::now_ms(),
+        std::slice::from_ref(&saved),
+    )
+    .await
+    .expect("audit");
+    assert!(!report.ok, "{report:?}");
+    let result = &report.saved[0];
+    assert!(!result.ok && result.size == 7, "{result:?}");
+    let reason = result.reason.as_deref().unwrap_or_default();
+    assert!(
+        reason.contains("counts 7 receipts and the log holds 4") && reason.contains("seq 5"),
+        "{reason}"
+    );
+}
+
+/// A receipt replaced in place, with its leaf hash and chain hash
+/// recomputed to match: its countersignature (over the original bytes) no
+/// longer fits, the tree no longer matches the signed checkpoint, and a
+/// saved checkpoint names the first bad seq.
+async fn a_replaced_leaf_is_named_and_breaks_the_checkpoint(db: Db) {
+    let store = db.open().await;
+    let keys = support::signer().public_keys().clone();
+    let s = site("replaced");
+    append_n(&store, &s, 6).await;
+    let (_, text) = store
+        .checkpoint(&s)
+        .await
+        .expect("read")
+        .expect("checkpoint");
+    let (_, saved) = audit::saved_checkpoint("saved.txt", &text, &keys).expect("valid");
+    let rows = store.page(&s, 0, 10).await.expect("page");
+    let other = signed(&s, &rows[2].receipt_id, "2026-11-23T18:31:00.000Z");
+    let chain = next_chain_hash(
+        &unhex32(&rows[1].chain_hash).expect("hex"),
+        &sha256(other.as_bytes()),
+    );
+    db.tamper(&format!(
+        "UPDATE receipts SET jws = '{other}', jws_sha256 = '{}', leaf_hash = '{}', chain_hash = '{}' \
+         WHERE site = '{s}' AND seq = 3",
+        hex(&sha256(other.as_bytes())),
+        hex(&log::leaf_hash(other.as_bytes())),
+        hex(&chain),
+    ))
+    .await;
+    let report = audit_site(
+        &store,
+        &keys,
+        &s,
+        None,
+        consentry_collector::now_ms(),
+        std::slice::from_ref(&saved),
+    )
+    .await
+    .expect("audit");
+    assert_eq!(
+        (report.ok, report.seq, report.reason),
+        (false, Some(3), Some(audit::COUNTERSIGNATURE_INVALID)),
+        "{report:?}"
+    );
+    let named: Vec<&str> = report.problems.iter().map(|p| p.reason).collect();
+    assert!(named.contains(&audit::TREE_MISMATCH), "{named:?}");
+    // Row 4 onwards chain on row 3's stored hash, which no longer fits
+    // them either; only the replaced row and what follows from it are named.
+    assert!(
+        report
+            .problems
+            .iter()
+            .all(|p| p.seq.is_none_or(|seq| seq >= 3)),
+        "{report:?}"
+    );
+    let reason = report.saved[0].reason.as_deref().unwrap_or_default();
+    assert!(reason.contains("first bad one is seq 3"), "{reason}");
 }
 
 async fn the_audit_names_an_altered_a_removed_and_a_reordered_row(db: Db) {
@@ -207,8 +373,10 @@ async fn the_audit_names_an_altered_a_removed_and_a_reordered_row(db: Db) {
         "DELETE FROM receipts WHERE site = '{last}' AND seq = 5"
     ))
     .await;
+    // The last row has no row after it to show the gap: the signed
+    // checkpoint, which counts it, does.
     let report = audit_now(&store, &last).await;
-    assert_bad_row(&report, 5, audit::MISSING_SEQ);
+    assert_bad_row(&report, 5, audit::TAIL_MISSING);
 }
 
 async fn retention_keeps_the_chain_and_the_audit_catches_an_early_deletion(db: Db) {
@@ -247,9 +415,16 @@ async fn retention_keeps_the_chain_and_the_audit_catches_an_early_deletion(db: D
     // Audited three days on: pruned two days after arrival is fine under a
     // one-day policy…
     let three_days_on = consentry_collector::now_ms() + 3 * 24 * 60 * 60 * 1000;
-    let report = audit_site(&store, &signer, &s, Some(1), three_days_on)
-        .await
-        .expect("audit");
+    let report = audit_site(
+        &store,
+        signer.public_keys(),
+        &s,
+        Some(1),
+        three_days_on,
+        &[],
+    )
+    .await
+    .expect("audit");
     assert!(
         report.ok && report.receipts == 5 && report.pruned == 3,
         "{report:?}"
@@ -261,7 +436,7 @@ async fn retention_keeps_the_chain_and_the_audit_catches_an_early_deletion(db: D
         (None, three_days_on),
         (Some(1), consentry_collector::now_ms()),
     ] {
-        let report = audit_site(&store, &signer, &s, policy, at)
+        let report = audit_site(&store, signer.public_keys(), &s, policy, at, &[])
             .await
             .expect("audit");
         assert_eq!(
@@ -279,9 +454,16 @@ async fn retention_keeps_the_chain_and_the_audit_catches_an_early_deletion(db: D
          WHERE site = '{s}' AND seq = 4"
     ))
     .await;
-    let report = audit_site(&store, &signer, &s, Some(1), three_days_on)
-        .await
-        .expect("audit");
+    let report = audit_site(
+        &store,
+        signer.public_keys(),
+        &s,
+        Some(1),
+        three_days_on,
+        &[],
+    )
+    .await
+    .expect("audit");
     assert_bad_row(&report, 4, audit::PRUNED_EARLY);
 }
 
@@ -440,6 +622,8 @@ suite!(
     a_visitors_history_spans_sites_oldest_first,
     a_receipt_id_taken_first_by_another_key_still_stores_the_visitors_receipt,
     a_pruned_receipt_is_a_duplicate_of_itself_and_conflicts_with_nothing,
+    a_cut_tail_with_a_rewritten_head_is_caught_by_a_checkpoint_saved_before,
+    a_replaced_leaf_is_named_and_breaks_the_checkpoint,
 );
 
 /// A restarted or failed-over PostgreSQL drops every connection; the same
@@ -474,8 +658,10 @@ async fn postgres_store_reconnects_after_its_connections_are_dropped() {
     assert_eq!(store.head(&site).await.expect("head").map(|h| h.0), Some(2));
 }
 
-/// A database written before retention existed has no `pruned_at`; opening
-/// it adds the column and keeps every row and the chain.
+/// A database written before retention and before the transparency log (a
+/// hash chain only) has no `pruned_at`, no leaf hashes, no tree and no
+/// checkpoint; opening it adds them, its receipts becoming the leaves in seq
+/// order, and it verifies, with every row and the chain as they were.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sqlite_database_from_before_retention_is_migrated_in_place() {
     let dir = support::TempDir::new("migrate");
@@ -488,23 +674,50 @@ async fn a_sqlite_database_from_before_retention_is_migrated_in_place() {
             .expect("open");
         append_n(&store, &s, 2).await;
     }
-    // Back to the old table: every column but pruned_at.
+    // Back to the old tables: every column but pruned_at and leaf_hash, a
+    // head row with the chain only.
     let conn = rusqlite::Connection::open(&path).expect("open");
     conn.execute_batch(
         "CREATE TABLE old AS SELECT site, seq, receipt_id, jws, jws_sha256, subject_key, \
          received_at, chain_hash, countersignature, issued_at, action, method FROM receipts;
          DROP TABLE receipts;
-         ALTER TABLE old RENAME TO receipts;",
+         ALTER TABLE old RENAME TO receipts;
+         DROP TABLE log_nodes;
+         ALTER TABLE site_heads DROP COLUMN tree;
+         ALTER TABLE site_heads DROP COLUMN checkpoint;",
     )
     .expect("downgrade");
     drop(conn);
+    let read = consentry_collector::Store::open_to_read(&url).await;
+    assert!(
+        read.as_ref()
+            .is_err_and(|err| err.0.contains("predates the transparency log")),
+        "{read:?}"
+    );
 
     let store = consentry_collector::Store::open(&url, support::signer(), support::origin())
         .await
         .expect("reopen");
+    let (size, _) = store
+        .checkpoint(&s)
+        .await
+        .expect("read")
+        .expect("a first checkpoint");
+    assert_eq!(size, 2);
     append_n(&store, &s, 1).await;
     let report = audit_now(&store, &s).await;
-    assert!(report.ok && report.receipts == 3, "{report:?}");
+    assert!(
+        report.ok && report.receipts == 3 && report.checkpoint_size == 3,
+        "{report:?}"
+    );
+    for row in store.page(&s, 0, 10).await.expect("page") {
+        assert_eq!(
+            row.leaf_hash,
+            hex(&log::leaf_hash(row.jws.as_bytes())),
+            "seq {}",
+            row.seq
+        );
+    }
 }
 
 /// The receipts table as collectors made it while a receipt was its id

@@ -279,6 +279,32 @@ impl Store {
         Ok(store)
     }
 
+    /// Opens an existing store to read it, with no key: no table is made,
+    /// nothing migrated, no writer started (appending fails). What `verify`
+    /// uses, so an auditor needs only the database (or a copy of a SQLite
+    /// file) and the collector's public keys.
+    pub async fn open_to_read(url: &str) -> Result<Store, StoreError> {
+        let (writer, _) = mpsc::channel(1);
+        let reader = if let Some(path) = url.strip_prefix("sqlite://") {
+            Reader::Sqlite(Arc::new(sqlite::open_to_read(path)?))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Reader::Postgres(Arc::new(postgres::open_to_read(url).await?))
+        } else {
+            return Err(StoreError(format!(
+                "database URL must start with sqlite:// or postgres://, not {url:?}"
+            )));
+        };
+        let store = Store { writer, reader };
+        // A database of a release before the tree has no leaf hashes.
+        store.page("", 0, 1).await.map_err(|err| {
+            StoreError(format!(
+                "{err}: this database predates the transparency log; start this release's \
+                 collector on it once (or on a copy) to build its logs, then verify"
+            ))
+        })?;
+        Ok(store)
+    }
+
     /// Appends one receipt; answers after the batch holding it has committed.
     pub async fn append(&self, receipt: NewReceipt) -> Result<Appended, StoreError> {
         let (reply, answer) = oneshot::channel();

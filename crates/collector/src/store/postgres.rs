@@ -187,6 +187,15 @@ async fn insert_nodes<'a>(
     Ok(())
 }
 
+/// A read connection only (see `Store::open_to_read`).
+pub(super) async fn open_to_read(url: &str) -> Result<Reader, StoreError> {
+    let reader = connect(url).await?;
+    Ok(Reader {
+        url: url.to_owned(),
+        client: tokio::sync::RwLock::new(Arc::new(reader)),
+    })
+}
+
 async fn write_loop(
     url: String,
     mut client: Client,

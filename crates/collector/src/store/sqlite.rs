@@ -72,6 +72,22 @@ pub(super) fn open(
     })
 }
 
+/// An existing file, opened for reading only (see `Store::open_to_read`).
+/// Not SQLite's read-only flag: reading a WAL database needs its `-shm`.
+pub(super) fn open_to_read(path: &str) -> Result<Reader, StoreError> {
+    if !std::path::Path::new(path).is_file() {
+        return Err(StoreError(format!("no SQLite database at {path}")));
+    }
+    let conn = Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    Ok(Reader {
+        conn: Arc::new(Mutex::new(conn)),
+    })
+}
+
 /// Brings an older database to today's table, in one write transaction
 /// (another process opening the file waits, then finds nothing to do):
 /// - databases created before retention existed lack `pruned_at`;
