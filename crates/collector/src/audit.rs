@@ -16,8 +16,8 @@
 //! A receipt deleted by the site's retention policy (`pruned_at` set, JWS
 //! gone) is checked by its stored hashes: the tree, the chain and the
 //! countersignature still prove it existed, and the audit says how many were
-//! pruned. One deleted before its retention period ended is a bad row, like
-//! any other removal.
+//! pruned. Only a signed prune record makes a deletion policy (see
+//! `retention`); one without is a bad row, like any other removal.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -83,7 +83,8 @@ pub const SIGNATURE_INVALID: &str = "signature invalid";
 pub const COUNTERSIGNATURE_INVALID: &str = "countersignature invalid";
 pub const MISSING_SEQ: &str = "missing seq (row removed)";
 pub const OUT_OF_ORDER: &str = "out of order";
-pub const PRUNED_EARLY: &str = "receipt deleted before the site's retention period ended";
+pub const PRUNED_EARLY: &str =
+    "receipt deleted with no signed prune record covering it (before its retention period ended, or not by the collector)";
 pub const LEAF_MISMATCH: &str = "leaf hash is not the receipt's";
 pub const NO_CHECKPOINT: &str = "the log has receipts but no checkpoint";
 pub const CHECKPOINT_INVALID: &str =
@@ -116,25 +117,15 @@ pub struct SavedResult {
     pub reason: Option<String>,
 }
 
-/// A pruned row is legitimate only when it was received at least
-/// `retention_days` before it was pruned, and pruned no later than now:
-/// `pruned_at` is not countersigned, and a date in the future is how a
-/// deletion inside the retention period would be dressed up as policy.
-fn pruned_by_policy(row: &StoredReceipt, retention_days: Option<u32>, now_ms: i64) -> bool {
-    let (Some(days), Some(pruned_at)) = (retention_days, row.pruned_at.as_deref()) else {
+/// A pruned row is legitimate only when a signed prune record of its site
+/// covers it: received (a countersigned time) before the record's cutoff.
+/// `pruned_before` is the latest cutoff of the site's valid records.
+fn pruned_by_policy(row: &StoredReceipt, pruned_before: Option<i64>) -> bool {
+    let Some(cutoff) = pruned_before else {
         return false;
     };
-    match (
-        parse_rfc3339_utc(&row.received_at),
-        parse_rfc3339_utc(pruned_at),
-    ) {
-        (Some(received), Some(pruned)) => {
-            row.jws.is_empty()
-                && pruned >= received + i64::from(days) * crate::retention::DAY_MS
-                && pruned <= now_ms
-        }
-        _ => false,
-    }
+    row.jws.is_empty()
+        && parse_rfc3339_utc(&row.received_at).is_some_and(|received| received < cutoff)
 }
 
 /// The pass over one site's rows: what it has recomputed so far.
@@ -151,6 +142,8 @@ struct Pass<'a> {
     /// The first seq with a row problem, to name where a saved checkpoint
     /// stops matching.
     first_bad_seq: Option<i64>,
+    /// The latest cutoff of the site's valid prune records.
+    pruned_before: Option<i64>,
 }
 
 impl Pass<'_> {
@@ -178,7 +171,7 @@ impl Pass<'_> {
 
     /// One row: the first thing wrong with it is its problem. Its leaf is
     /// added to the tree whatever it is, so the tree is the stored one.
-    fn row(&mut self, row: &StoredReceipt, retention_days: Option<u32>, now_ms: i64) {
+    fn row(&mut self, row: &StoredReceipt) {
         let expected = i64::try_from(self.tree.size()).unwrap_or(i64::MAX) + 1;
         if row.seq != expected {
             // Rows come in seq order, so a gap means rows are gone; the leaf
@@ -187,7 +180,7 @@ impl Pass<'_> {
                 self.problem(Some(missing), None, MISSING_SEQ);
             }
         }
-        let (leaf, checked) = self.check_row(row, retention_days, now_ms);
+        let (leaf, checked) = self.check_row(row);
         if let Err(reason) = checked {
             self.problem(Some(row.seq), Some(&row.receipt_id), reason);
         }
@@ -205,17 +198,12 @@ impl Pass<'_> {
     /// The row's leaf (recomputed from its JWS while kept, as stored once
     /// pruned) and its verdict. Moves the chain on to the row's stored chain
     /// hash, so the next row is judged on its own.
-    fn check_row(
-        &mut self,
-        row: &StoredReceipt,
-        retention_days: Option<u32>,
-        now_ms: i64,
-    ) -> (Hash, Result<(), &'static str>) {
+    fn check_row(&mut self, row: &StoredReceipt) -> (Hash, Result<(), &'static str>) {
         let stored_leaf = unhex32(&row.leaf_hash).unwrap_or([0; 32]);
         let previous = self.previous;
         self.previous = unhex32(&row.chain_hash).unwrap_or([0; 32]);
         let (jws_sha256, leaf) = if row.pruned_at.is_some() {
-            if !pruned_by_policy(row, retention_days, now_ms) {
+            if !pruned_by_policy(row, self.pruned_before) {
                 return (stored_leaf, Err(PRUNED_EARLY));
             }
             self.report.pruned += 1;
@@ -272,16 +260,22 @@ pub fn open_checkpoint(text: &str, site: &str, keys: &PublicKeys) -> Option<Chec
 }
 
 /// Audits one site's log at `now_ms` with the collector's public keys, and
-/// proves each of `saved` consistent with it. `retention_days` is the site's
-/// policy from the sites file: what makes a pruned receipt legitimate.
+/// proves each of `saved` consistent with it. A pruned receipt is judged by
+/// the site's signed prune records (see `retention`).
 pub async fn audit_site(
     store: &Store,
     keys: &PublicKeys,
     site: &str,
-    retention_days: Option<u32>,
     now_ms: i64,
     saved: &[Saved],
 ) -> Result<Report, StoreError> {
+    let pruned_before = store
+        .prune_records(site)
+        .await?
+        .iter()
+        .filter_map(|jws| crate::retention::read_prune_record(keys, site, jws, now_ms))
+        .map(|record| record.cutoff_ms)
+        .max();
     let mut pass = Pass {
         report: Report {
             site: site.to_owned(),
@@ -303,6 +297,7 @@ pub async fn audit_site(
         leaves_wanted: saved.iter().filter_map(|s| s.leaf).collect(),
         leaves_found: BTreeMap::new(),
         first_bad_seq: None,
+        pruned_before,
     };
     // First the checkpoint, then the rows up to its size (see the module docs).
     let stored = store.checkpoint(site).await?;
@@ -326,7 +321,7 @@ pub async fn audit_site(
             if row.seq > until {
                 break 'pages;
             }
-            pass.row(row, retention_days, now_ms);
+            pass.row(row);
         }
         last = end;
     }
@@ -407,14 +402,12 @@ pub fn checkpoint_site(text: &str) -> Option<&str> {
     text.lines().next()?.rsplit_once('/').map(|(_, site)| site)
 }
 
-/// `consentry-collector verify`: every log in the store at `database_url`
-/// (or only `site`'s), with public keys only, and the saved checkpoints by
-/// site. `retention` gives a site's policy, when a sites file is at hand.
+/// `consentry-collector verify`: every log in the store (or only `site`'s),
+/// with public keys only, and the saved checkpoints by site.
 pub async fn verify_store(
     store: &Store,
     keys: &PublicKeys,
     site: Option<String>,
-    retention: &dyn Fn(&str) -> Option<u32>,
     saved: &BTreeMap<String, Vec<Saved>>,
 ) -> Result<Vec<Report>, String> {
     let mut sites: BTreeSet<String> = match site {
@@ -433,7 +426,7 @@ pub async fn verify_store(
     for site in sites {
         let asked = saved.get(&site).map_or(&[][..], Vec::as_slice);
         reports.push(
-            audit_site(store, keys, &site, retention(&site), crate::now_ms(), asked)
+            audit_site(store, keys, &site, crate::now_ms(), asked)
                 .await
                 .map_err(|err| err.to_string())?,
         );
@@ -566,10 +559,5 @@ pub async fn verify_database(
     let store = Store::open_to_read(&config.database_url)
         .await
         .map_err(|err| err.to_string())?;
-    let sites_file = match &config.sites_file {
-        Some(path) => crate::Sites::load(path)?,
-        None => crate::Sites::default(),
-    };
-    let retention = |site: &str| sites_file.get(site).and_then(|s| s.retention_days);
-    verify_store(&store, &keys, site, &retention, &BTreeMap::new()).await
+    verify_store(&store, &keys, site, &BTreeMap::new()).await
 }

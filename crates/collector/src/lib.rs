@@ -159,6 +159,11 @@ impl Collector {
         &self.signer
     }
 
+    /// The signer, shared (the retention task signs its prune records).
+    pub fn signer_arc(&self) -> Arc<Countersigner> {
+        Arc::clone(&self.signer)
+    }
+
     pub fn sites(&self) -> &Sites {
         &self.sites
     }

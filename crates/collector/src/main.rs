@@ -95,8 +95,8 @@ struct Serve {
 /// checkpoint. Every bad leaf is named (seq, leaf index, receipt id), not
 /// only the first. No private key is needed: give the collector's saved
 /// `/.well-known/jwks.json` with --jwks; without it the public halves of
-/// CONSENTRY_KEY_FILE are used. To judge pruned rows by each site's
-/// `retention_days`, CONSENTRY_SITES is read when set.
+/// CONSENTRY_KEY_FILE are used. A receipt pruned by retention passes when a
+/// prune record signed by one of those keys covers it.
 ///
 /// Checkpoints saved earlier (--checkpoint, by a witness or a DPO) and
 /// visitors' receipt files (--receipt) are proved consistent with the log: a
@@ -217,7 +217,11 @@ impl Serve {
                         consentry_collector::DEFAULT_LOG_ORIGIN
                     );
                 }
-                retention::spawn(collector.store().clone(), collector.sites().clone());
+                retention::spawn(
+                    collector.store().clone(),
+                    collector.signer_arc(),
+                    collector.sites().clone(),
+                );
                 state = state.with_collector(collector);
             }
             None => tracing::warn!("no sites file (CONSENTRY_SITES): receipts are off"),
@@ -291,12 +295,7 @@ impl Verify {
         let store = Store::open_to_read(&database_url)
             .await
             .map_err(|err| anyhow::anyhow!("cannot open {database_url}: {err}"))?;
-        let sites_file = match &config.sites_file {
-            Some(path) => Sites::load(path).map_err(anyhow::Error::msg)?,
-            None => Sites::default(),
-        };
-        let retention = |site: &str| sites_file.get(site).and_then(|s| s.retention_days);
-        let reports = audit::verify_store(&store, &keys, self.site, &retention, &saved)
+        let reports = audit::verify_store(&store, &keys, self.site, &saved)
             .await
             .map_err(anyhow::Error::msg)?;
         for report in &reports {
@@ -323,15 +322,17 @@ impl Prune {
                 bail!("site {site:?} is not in the sites file");
             }
         }
-        // Pruning writes no countersignature, but the store's writer holds
-        // the key: the existing one, never a new one beside the database.
-        let signer = Countersigner::load_existing(&config.key_file).map_err(anyhow::Error::msg)?;
+        // Each pass signs its prune record: with the existing key, never a
+        // new one beside the database.
+        let signer =
+            Arc::new(Countersigner::load_existing(&config.key_file).map_err(anyhow::Error::msg)?);
         let origin = config.origin().map_err(anyhow::Error::msg)?;
-        let store = Store::open(&config.database_url, Arc::new(signer), origin)
+        let store = Store::open(&config.database_url, Arc::clone(&signer), origin)
             .await
             .map_err(|err| anyhow::anyhow!("cannot open the store: {err}"))?;
         let passes = retention::prune_sites(
             &store,
+            &signer,
             &sites,
             self.site.as_deref(),
             consentry_collector::now_ms(),

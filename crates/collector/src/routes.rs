@@ -644,15 +644,14 @@ pub(crate) async fn audit(
 ) -> Result<Json<Value>, AppError> {
     let c = collector(&state)?;
     check_admin(c, &headers)?;
-    let retention = |site: &str| c.sites.get(site).and_then(|s| s.retention_days);
     let keys = c.signer.public_keys();
     if let Some(site) = query.site {
-        let report = audit_site(&c.store, keys, &site, retention(&site), (c.clock)(), &[]).await?;
+        let report = audit_site(&c.store, keys, &site, (c.clock)(), &[]).await?;
         return Ok(Json(json!(report)));
     }
     let mut reports = Vec::new();
     for site in c.store.sites().await? {
-        reports.push(audit_site(&c.store, keys, &site, retention(&site), (c.clock)(), &[]).await?);
+        reports.push(audit_site(&c.store, keys, &site, (c.clock)(), &[]).await?);
     }
     Ok(Json(json!(reports)))
 }

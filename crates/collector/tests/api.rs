@@ -608,7 +608,7 @@ async fn past_retention_a_receipt_loses_its_personal_data_and_the_chain_still_au
 
     // Today nothing is past the site's 1095 days.
     let today = consentry_collector::now_ms();
-    let passes = retention::prune_sites(&api.store, &api.sites, None, today)
+    let passes = retention::prune_sites(&api.store, &support::signer(), &api.sites, None, today)
         .await
         .expect("prune");
     assert_eq!(passes[0].pruned, 0);
@@ -619,7 +619,7 @@ async fn past_retention_a_receipt_loses_its_personal_data_and_the_chain_still_au
 
     // 1096 days on, both go.
     let later = today + 1096 * 24 * 60 * 60 * 1000;
-    let passes = retention::prune_sites(&api.store, &api.sites, None, later)
+    let passes = retention::prune_sites(&api.store, &support::signer(), &api.sites, None, later)
         .await
         .expect("prune");
     assert_eq!(
@@ -644,7 +644,6 @@ async fn past_retention_a_receipt_loses_its_personal_data_and_the_chain_still_au
         &api.store,
         support::signer().public_keys(),
         common::SITE,
-        Some(1095),
         later,
         &[],
     )

@@ -6,6 +6,7 @@ mod support;
 
 use consentry_collector::audit::{self, audit_site};
 use consentry_collector::log;
+use consentry_collector::retention;
 use consentry_collector::store::{next_chain_hash, unhex32, Appended, Lookup, Proved, GENESIS};
 use consentry_receipt::verify::{hex, sha256};
 use support::common::{key_a, key_b, thumbprint_of};
@@ -20,7 +21,6 @@ async fn audit_now(store: &consentry_collector::Store, site: &str) -> audit::Rep
         store,
         support::signer().public_keys(),
         site,
-        None,
         consentry_collector::now_ms(),
         &[],
     )
@@ -35,6 +35,11 @@ fn assert_bad_row(report: &audit::Report, seq: i64, reason: &str) {
         (false, Some(seq), Some(reason)),
         "{report:?}"
     );
+}
+
+/// A prune record for tests that prune without judging the policy.
+fn prune_record(site: &str, now: &str) -> String {
+    retention::prune_record(&support::signer(), site, 1, now, now)
 }
 
 fn site(name: &str) -> String {
@@ -241,7 +246,6 @@ async fn a_cut_tail_with_a_rewritten_head_is_caught_by_a_checkpoint_saved_before
         &store,
         &keys,
         &s,
-        None,
         consentry_collector::now_ms(),
         std::slice::from_ref(&saved),
     )
@@ -290,7 +294,6 @@ async fn a_replaced_leaf_is_named_and_breaks_the_checkpoint(db: Db) {
         &store,
         &keys,
         &s,
-        None,
         consentry_collector::now_ms(),
         std::slice::from_ref(&saved),
     )
@@ -392,19 +395,29 @@ async fn retention_keeps_the_chain_and_the_audit_catches_an_early_deletion(db: D
     let two_days_on = consentry_receipt::receipt::format_rfc3339_utc(
         consentry_collector::now_ms() + 2 * 24 * 60 * 60 * 1000,
     );
+    // A one-day policy: the cutoff is more than a day before the pass.
+    let record = retention::prune_record(&signer, &s, 1, &cutoff, &two_days_on);
 
     assert_eq!(
-        store.prune(&s, &cutoff, &two_days_on).await.expect("prune"),
+        store
+            .prune(&s, &cutoff, &two_days_on, &record)
+            .await
+            .expect("prune"),
         3
     );
     assert_eq!(
-        store.prune(&s, &cutoff, &two_days_on).await.expect("again"),
+        store
+            .prune(&s, &cutoff, &two_days_on, &record)
+            .await
+            .expect("again"),
         0
     );
+    assert_eq!(store.prune_records(&s).await.expect("records"), [record]);
     let pruned = only(&store, &old[0]).await;
     assert_eq!((pruned.jws.as_str(), pruned.subject_key.as_str()), ("", ""));
     assert_eq!(pruned.pruned_at.as_deref(), Some(two_days_on.as_str()));
     assert_eq!(pruned.jws_sha256.len(), 64);
+    assert_eq!(pruned.leaf_hash.len(), 64, "the leaf stays, so proofs do");
     let still = only(&store, &kept[0]).await;
     assert!(still.pruned_at.is_none() && !still.jws.is_empty());
     let key = support::common::thumbprint_of(&support::common::key_a());
@@ -412,59 +425,52 @@ async fn retention_keeps_the_chain_and_the_audit_catches_an_early_deletion(db: D
     assert!(!history.iter().any(|r| old.contains(&r.receipt_id)));
     assert!(history.iter().any(|r| r.receipt_id == kept[0]));
 
-    // Audited three days on: pruned two days after arrival is fine under a
-    // one-day policy…
+    // Audited three days on, the signed record covers the three pruned
+    // receipts, whatever the sites file says today…
     let three_days_on = consentry_collector::now_ms() + 3 * 24 * 60 * 60 * 1000;
-    let report = audit_site(
-        &store,
-        signer.public_keys(),
-        &s,
-        Some(1),
-        three_days_on,
-        &[],
-    )
-    .await
-    .expect("audit");
+    let report = audit_site(&store, signer.public_keys(), &s, three_days_on, &[])
+        .await
+        .expect("audit");
     assert!(
         report.ok && report.receipts == 5 && report.pruned == 3,
         "{report:?}"
     );
-    // …but not under a longer one, nor with no policy at all, nor audited
-    // before the date it claims to have been pruned.
-    for (policy, at) in [
-        (Some(30), three_days_on),
-        (None, three_days_on),
-        (Some(1), consentry_collector::now_ms()),
+    // …but not audited before the date it claims to have been pruned, nor
+    // with another collector's keys (a record the attacker signed).
+    let stranger = consentry_collector::Countersigner::from_seed(&[9u8; 32]).expect("key");
+    for (keys, at) in [
+        (signer.public_keys(), consentry_collector::now_ms()),
+        (stranger.public_keys(), three_days_on),
     ] {
-        let report = audit_site(&store, signer.public_keys(), &s, policy, at, &[])
-            .await
-            .expect("audit");
-        assert_eq!(
-            (report.ok, report.seq, report.reason),
-            (false, Some(1), Some(audit::PRUNED_EARLY)),
-            "{policy:?} {report:?}"
+        let report = audit_site(&store, keys, &s, at, &[]).await.expect("audit");
+        assert_eq!(report.seq, Some(1), "{report:?}");
+        assert!(
+            report
+                .problems
+                .iter()
+                .any(|p| p.reason == audit::PRUNED_EARLY),
+            "{report:?}"
         );
     }
 
-    // Someone deletes a receipt the policy still keeps and calls it pruned:
-    // named.
+    // Someone deletes a receipt the record does not cover and calls it
+    // pruned: named.
     let today = consentry_collector::store::now_rfc3339();
     db.tamper(&format!(
         "UPDATE receipts SET jws = '', subject_key = '', pruned_at = '{today}' \
          WHERE site = '{s}' AND seq = 4"
     ))
     .await;
-    let report = audit_site(
-        &store,
-        signer.public_keys(),
-        &s,
-        Some(1),
-        three_days_on,
-        &[],
-    )
-    .await
-    .expect("audit");
+    let report = audit_site(&store, signer.public_keys(), &s, three_days_on, &[])
+        .await
+        .expect("audit");
     assert_bad_row(&report, 4, audit::PRUNED_EARLY);
+    // A record that claims a shorter wait than it states is refused: its
+    // cutoff is not retention_days before its pruned_at.
+    let lying = retention::prune_record(&signer, &s, 30, &today, &today);
+    assert!(
+        retention::read_prune_record(signer.public_keys(), &s, &lying, three_days_on).is_none()
+    );
 }
 
 async fn notices_are_stored_once_per_hash(db: Db) {
@@ -561,7 +567,13 @@ async fn a_pruned_receipt_is_a_duplicate_of_itself_and_conflicts_with_nothing(db
     };
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     let now = consentry_collector::store::now_rfc3339();
-    assert_eq!(store.prune(&site, &now, &now).await.expect("prune"), 1);
+    assert_eq!(
+        store
+            .prune(&site, &now, &now, &prune_record(&site, &now))
+            .await
+            .expect("prune"),
+        1
+    );
     let pruned = only(&store, &id).await;
 
     assert_eq!(
@@ -770,7 +782,13 @@ async fn a_sqlite_database_where_an_id_alone_was_unique_is_rebuilt_with_every_ro
             consentry_collector::store::now_rfc3339(),
             consentry_receipt::receipt::format_rfc3339_utc(consentry_collector::now_ms() + 1000),
         );
-        assert_eq!(store.prune(&p, &later, &now).await.expect("prune"), 1);
+        assert_eq!(
+            store
+                .prune(&p, &later, &now, &prune_record(&p, &now))
+                .await
+                .expect("prune"),
+            1
+        );
         let mut rows = store.page(&s, 0, 100).await.expect("page");
         rows.extend(store.page(&p, 0, 100).await.expect("page"));
         (ids, rows)

@@ -410,20 +410,41 @@ impl Store {
     }
 
     /// Deletes the personal data of `site`'s receipts received before
-    /// `cutoff` (RFC 3339 UTC): their JWS and subject key. The row, its hash,
-    /// chain hash and countersignature stay, marked `pruned_at = now`, so the
-    /// chain still verifies. Returns how many receipts were pruned.
-    pub async fn prune(&self, site: &str, cutoff: &str, now: &str) -> Result<u64, StoreError> {
+    /// `cutoff` (RFC 3339 UTC): their JWS and subject key. The row, its
+    /// hashes and countersignature stay, marked `pruned_at = now`, so the log
+    /// still verifies. `record` is the collector's signed prune record for
+    /// this pass (see `retention::prune_record`): written in the same
+    /// transaction as the first receipt it prunes, so no receipt is ever
+    /// pruned without the record that says why. Returns how many receipts
+    /// were pruned.
+    pub async fn prune(
+        &self,
+        site: &str,
+        cutoff: &str,
+        now: &str,
+        record: &str,
+    ) -> Result<u64, StoreError> {
         let mut total = 0;
         loop {
             let pruned = match &self.reader {
-                Reader::Sqlite(r) => r.prune(site.into(), cutoff.into(), now.into()).await?,
-                Reader::Postgres(r) => r.prune(site, cutoff, now).await?,
+                Reader::Sqlite(r) => {
+                    r.prune(site.into(), cutoff.into(), now.into(), record.into())
+                        .await?
+                }
+                Reader::Postgres(r) => r.prune(site, cutoff, now, record).await?,
             };
             total += pruned;
             if pruned < PRUNE_CHUNK as u64 {
                 return Ok(total);
             }
+        }
+    }
+
+    /// Every signed prune record of `site`, oldest first.
+    pub async fn prune_records(&self, site: &str) -> Result<Vec<String>, StoreError> {
+        match &self.reader {
+            Reader::Sqlite(r) => r.prune_records(site.to_owned()).await,
+            Reader::Postgres(r) => r.prune_records(site).await,
         }
     }
 
@@ -1043,6 +1064,12 @@ CREATE TABLE IF NOT EXISTS site_heads (
     chain_hash TEXT NOT NULL,
     tree TEXT,
     checkpoint TEXT
+);
+CREATE TABLE IF NOT EXISTS prune_records (
+    site TEXT NOT NULL,
+    pruned_at TEXT NOT NULL,
+    record TEXT NOT NULL,
+    PRIMARY KEY (site, pruned_at)
 );
 CREATE TABLE IF NOT EXISTS log_nodes (
     site TEXT NOT NULL,

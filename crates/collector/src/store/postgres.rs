@@ -448,17 +448,42 @@ impl Reader {
         site: &str,
         cutoff: &str,
         now: &str,
+        record: &str,
     ) -> Result<u64, StoreError> {
-        Ok(self
-            .client()
-            .await?
+        // Its own connection: a transaction needs `&mut Client`, and the
+        // shared reader serves other requests meanwhile.
+        let mut client = connect(&self.url).await?;
+        let tx = client.transaction().await?;
+        let pruned = tx
             .execute(
                 "UPDATE receipts SET jws = '', subject_key = '', pruned_at = $3 \
                  WHERE site = $1 AND seq IN (SELECT seq FROM receipts WHERE site = $1 \
                  AND pruned_at IS NULL AND received_at < $2 LIMIT $4)",
                 &[&site, &cutoff, &now, &PRUNE_CHUNK],
             )
-            .await?)
+            .await?;
+        if pruned > 0 {
+            tx.execute(
+                "INSERT INTO prune_records (site, pruned_at, record) VALUES ($1, $2, $3) \
+                 ON CONFLICT DO NOTHING",
+                &[&site, &now, &record],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(pruned)
+    }
+
+    pub(super) async fn prune_records(&self, site: &str) -> Result<Vec<String>, StoreError> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT record FROM prune_records WHERE site = $1 ORDER BY pruned_at",
+                &[&site],
+            )
+            .await?;
+        Ok(rows.iter().map(|row| row.get(0)).collect())
     }
 
     pub(super) async fn checkpoint(&self, site: &str) -> Result<Option<(u64, String)>, StoreError> {

@@ -448,16 +448,37 @@ impl Reader {
         site: String,
         cutoff: String,
         now: String,
+        record: String,
     ) -> Result<u64, StoreError> {
         self.with(move |c| {
-            let pruned = c
+            let tx = c.unchecked_transaction()?;
+            let pruned = tx
                 .prepare_cached(
                     "UPDATE receipts SET jws = '', subject_key = '', pruned_at = ?3 \
                      WHERE site = ?1 AND seq IN (SELECT seq FROM receipts WHERE site = ?1 \
                      AND pruned_at IS NULL AND received_at < ?2 LIMIT ?4)",
                 )?
                 .execute(params![site, cutoff, now, PRUNE_CHUNK])?;
+            if pruned > 0 {
+                tx.execute(
+                    "INSERT INTO prune_records (site, pruned_at, record) VALUES (?1, ?2, ?3) \
+                     ON CONFLICT DO NOTHING",
+                    params![site, now, record],
+                )?;
+            }
+            tx.commit()?;
             Ok(pruned as u64)
+        })
+        .await
+    }
+
+    pub(super) async fn prune_records(&self, site: String) -> Result<Vec<String>, StoreError> {
+        self.with(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT record FROM prune_records WHERE site = ?1 ORDER BY pruned_at",
+            )?;
+            let rows = stmt.query_map([site], |row| row.get(0))?;
+            Ok(rows.collect::<Result<_, _>>()?)
         })
         .await
     }
