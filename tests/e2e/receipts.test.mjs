@@ -6,7 +6,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -125,6 +125,22 @@ test('the preferences dialog shows the latest receipt and downloads it with the 
   assert.equal(receipt.method, 'reject_all');
   assert.ok(file.collector?.countersignature, `countersigned copy kept: ${JSON.stringify(file.collector)}`);
   await verifyCountersignature(file.collector);
+  // The file carries its place in the site's transparency log, and an
+  // auditor holding only the collector's public keys proves it is there.
+  assert.match(file.collector.checkpoint ?? '', /^localhost\/consentry\/acme-landing\n\d+\n/);
+  assert.ok(Array.isArray(file.collector.inclusion_proof), 'an inclusion proof');
+  assert.equal(typeof file.collector.leaf_index, 'number');
+  if (COLLECTOR_BIN && process.env.CONSENTRY_DATABASE_URL) {
+    const dir = mkdtempSync(join(tmpdir(), 'consentry-receipt-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(join(dir, 'receipt.json'), readFileSync(await download.path()));
+    writeFileSync(join(dir, 'jwks.json'), await (await fetch(`${BASE}/.well-known/jwks.json`)).text());
+    const out = spawnSync(COLLECTOR_BIN, ['verify', '--site', 'acme-landing', '--database', process.env.CONSENTRY_DATABASE_URL,
+      '--jwks', join(dir, 'jwks.json'), '--receipt', join(dir, 'receipt.json')], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, CONSENTRY_KEY_FILE: join(dir, 'no-key') } });
+    assert.equal(out.status, 0, `verify --receipt: ${out.stdout}${out.stderr}`);
+    const report = JSON.parse(out.stdout.trim().split('\n').pop());
+    assert.deepEqual(report.saved.map((s) => s.ok), [true], out.stdout);
+  }
 });
 
 test("a form's consent goes out with a receipt id the collector holds", T, async (t) => {

@@ -42,6 +42,8 @@ pub fn prepare(
             dir.join("collector.key").display().to_string(),
         ),
         ("CONSENTRY_ADMIN_TOKEN", admin_token.to_owned()),
+        // The demo's logs are this machine's: named once, whatever the port.
+        ("CONSENTRY_LOG_ORIGIN", "localhost/consentry".to_owned()),
     ])
 }
 

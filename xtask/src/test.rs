@@ -110,6 +110,12 @@ fn end_to_end() -> Result<Ran> {
     let log = File::create(&log_path)?;
     let token = crate::receipts_env::admin_token()?;
     let env = crate::receipts_env::prepare(&target_dir().join("e2e"), port, &token, true)?;
+    // The tests read the collector's database with `verify`, as an auditor would.
+    let database_url = env
+        .iter()
+        .find(|(name, _)| *name == "CONSENTRY_DATABASE_URL")
+        .map(|(_, url)| url.clone())
+        .unwrap_or_default();
     let child = Command::new(&server_bin)
         .args([
             "serve",
@@ -140,6 +146,7 @@ fn end_to_end() -> Result<Ran> {
         .env("CONSENTRY_BASE_URL", &base_url)
         .env("CONSENTRY_ADMIN_TOKEN", &token)
         .env("CONSENTRY_COLLECTOR_BIN", &server_bin)
+        .env("CONSENTRY_DATABASE_URL", &database_url)
         .env("CONSENTRY_CHROMIUM", ensure::CHROMIUM))?;
     Ok(Ran::Yes)
 }

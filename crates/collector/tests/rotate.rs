@@ -94,6 +94,14 @@ async fn after_keys_rotate_new_receipts_name_the_new_key_and_old_ones_still_veri
     let first = CollectorDir::store_one_receipt(&collector).await;
     let old_kid = collector.signer().kid().to_owned();
     assert_eq!(kid_of(&first.countersignature), old_kid);
+    // A witness's copy of the checkpoint, signed by the old key.
+    let (_, before) = collector
+        .store()
+        .checkpoint(support::common::SITE)
+        .await
+        .expect("read")
+        .expect("a checkpoint");
+    std::fs::write(setup.path("before.checkpoint"), &before).expect("save");
     drop(collector);
 
     let out = run(&setup, &["keys", "rotate"], true);
@@ -159,6 +167,45 @@ async fn after_keys_rotate_new_receipts_name_the_new_key_and_old_ones_still_veri
         "verify: {}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
+    );
+    // An auditor with a copy of the database and the saved JWKS, no key:
+    // the new checkpoint (new key) and the one saved before (old key) both
+    // verify, and the saved one is consistent with today's log.
+    let audit_dir = support::TempDir::new("rotate-auditor");
+    let copy = audit_dir.0.join("copy.db");
+    std::fs::copy(setup.path("consentry.db"), &copy).expect("copy");
+    std::fs::write(audit_dir.0.join("jwks.json"), jwks.to_string()).expect("jwks");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_consentry-collector"))
+        .arg("verify")
+        .arg("--database")
+        .arg(format!("sqlite://{}", copy.display()))
+        .arg("--jwks")
+        .arg(audit_dir.0.join("jwks.json"))
+        .arg("--checkpoint")
+        .arg(setup.path("before.checkpoint"))
+        .env_remove("CONSENTRY_KEY_FILE")
+        .env_remove("CONSENTRY_SITES")
+        .output()
+        .expect("verify");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "verify --jwks: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_str(stdout.trim()).expect("one report");
+    assert_eq!(
+        (
+            &report["checkpoint_size"],
+            &report["saved"][0]["size"],
+            &report["saved"][0]["ok"]
+        ),
+        (&Value::from(2), &Value::from(1), &Value::Bool(true)),
+        "{report}"
+    );
+    assert!(
+        !audit_dir.0.join("collector.key").exists(),
+        "no key was made"
     );
 
     // A countersignature by a key the collector never had (its kid is not
