@@ -40,6 +40,8 @@
 //! - `static_files`: files from several directories, first match wins, never
 //!   a dotfile; [`check_static_dirs`] refuses a directory holding the key or
 //!   the database.
+//! - [`witness`]: `consentry-collector witness`: polls collectors' signed
+//!   checkpoints from elsewhere and checks that each log only grows.
 
 pub mod audit;
 mod config;
@@ -50,6 +52,7 @@ pub mod retention;
 mod routes;
 mod static_files;
 pub mod store;
+pub mod witness;
 
 pub use config::{default_key_file as config_key_file, Config, Site, Sites, DEFAULT_LOG_ORIGIN};
 pub use error::AppError;

@@ -41,6 +41,7 @@ enum Command {
     Verify(Verify),
     Prune(Prune),
     Keys(Keys),
+    Witness(consentry_collector::witness::Witness),
 }
 
 /// Serve the receipt API and static files (`--static DIR`) until ctrl-c or
@@ -195,6 +196,7 @@ async fn main() -> anyhow::Result<ExitCode> {
         Command::Keys(Keys {
             command: KeysCommand::Rotate(rotate),
         }) => rotate.run(&config),
+        Command::Witness(witness) => Ok(witness.run().await?),
     }
 }
 
