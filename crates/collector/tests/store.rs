@@ -195,6 +195,38 @@ async fn two_collectors_on_one_database_keep_one_chain(db: Db) {
     }
 }
 
+/// An audit while receipts keep arriving checks the log up to the
+/// checkpoint it read first: never a false alarm, and every one ok.
+async fn an_audit_while_receipts_arrive_is_never_a_false_alarm(db: Db) {
+    let store = db.open().await;
+    let s = site("busy");
+    append_n(&store, &s, 3).await;
+    let writer = {
+        let (store, s) = (store.clone(), s.clone());
+        tokio::spawn(async move {
+            for _ in 0..60 {
+                store
+                    .append(new_receipt(&signed(&s, &uuid(), ISSUED)))
+                    .await
+                    .expect("append");
+            }
+        })
+    };
+    let mut sizes = Vec::new();
+    for _ in 0..20 {
+        let report = audit_now(&store, &s).await;
+        assert!(report.ok, "{report:?}");
+        sizes.push(report.checkpoint_size);
+        if writer.is_finished() {
+            break;
+        }
+    }
+    writer.await.expect("writer");
+    assert!(sizes.windows(2).all(|w| w[0] <= w[1]), "{sizes:?}");
+    let last = audit_now(&store, &s).await;
+    assert!(last.ok && last.checkpoint_size == 63, "{last:?}");
+}
+
 /// The truncation attack: someone with write access deletes the newest
 /// receipts (where the latest withdrawals are) and puts back an older head
 /// and checkpoint, both taken from the store itself. The log then audits as
@@ -636,6 +668,7 @@ suite!(
     a_pruned_receipt_is_a_duplicate_of_itself_and_conflicts_with_nothing,
     a_cut_tail_with_a_rewritten_head_is_caught_by_a_checkpoint_saved_before,
     a_replaced_leaf_is_named_and_breaks_the_checkpoint,
+    an_audit_while_receipts_arrive_is_never_a_false_alarm,
 );
 
 /// A restarted or failed-over PostgreSQL drops every connection; the same
@@ -903,5 +936,50 @@ async fn a_postgres_database_where_an_id_alone_was_unique_drops_that_constraint(
     );
     let report = audit_now(&again, &s).await;
     assert!(report.ok && report.receipts == 3, "{report:?}");
+    admin.tamper(&format!("DROP SCHEMA {schema} CASCADE")).await;
+}
+
+/// A PostgreSQL database from before the transparency log (a chain only),
+/// opened by two collectors at once: one builds every site's tree under the
+/// schema lock, the other finds it built, and the log verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_database_from_before_the_log_gets_its_trees_once() {
+    let Some(Db::Postgres(url)) = Db::postgres() else {
+        return;
+    };
+    let schema = format!("chain_only_{}", support::unique());
+    let admin = Db::Postgres(url.clone());
+    admin.tamper(&format!("CREATE SCHEMA {schema}")).await;
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let db = Db::Postgres(format!("{url}{sep}options=-csearch_path%3D{schema}"));
+    let s = site("chain-only");
+    {
+        let store = db.open().await;
+        append_n(&store, &s, 5).await;
+    }
+    db.tamper(
+        "ALTER TABLE receipts DROP COLUMN leaf_hash; \
+         ALTER TABLE site_heads DROP COLUMN tree, DROP COLUMN checkpoint; \
+         DROP TABLE log_nodes; DROP TABLE prune_records;",
+    )
+    .await;
+
+    let (one, two) = tokio::join!(db.open(), db.open());
+    let (size, _) = two.checkpoint(&s).await.expect("read").expect("built");
+    assert_eq!(size, 5);
+    append_n(&one, &s, 1).await;
+    let report = audit_now(&two, &s).await;
+    assert!(
+        report.ok && report.receipts == 6 && report.checkpoint_size == 6,
+        "{report:?}"
+    );
+    for row in one.page(&s, 0, 10).await.expect("page") {
+        assert_eq!(
+            row.leaf_hash,
+            hex(&log::leaf_hash(row.jws.as_bytes())),
+            "seq {}",
+            row.seq
+        );
+    }
     admin.tamper(&format!("DROP SCHEMA {schema} CASCADE")).await;
 }
