@@ -93,6 +93,7 @@ pub const TREE_MISMATCH: &str =
     "the receipts make another tree than the signed checkpoint (a receipt was replaced, reordered or removed)";
 pub const TAIL_MISSING: &str =
     "receipts the signed checkpoint counts are gone (the log was truncated)";
+pub const NO_LOG: &str = "the store has no log for this site";
 pub const HEAD_BEHIND: &str = "the site's head row is behind its signed checkpoint";
 
 /// A checkpoint someone kept, to be proved consistent with the log.
@@ -410,6 +411,7 @@ pub async fn verify_store(
     site: Option<String>,
     saved: &BTreeMap<String, Vec<Saved>>,
 ) -> Result<Vec<Report>, String> {
+    let named = site.clone();
     let mut sites: BTreeSet<String> = match site {
         Some(site) => BTreeSet::from([site]),
         None => store
@@ -425,11 +427,26 @@ pub async fn verify_store(
     let mut reports = Vec::new();
     for site in sites {
         let asked = saved.get(&site).map_or(&[][..], Vec::as_slice);
-        reports.push(
-            audit_site(store, keys, &site, crate::now_ms(), asked)
-                .await
-                .map_err(|err| err.to_string())?,
-        );
+        let mut report = audit_site(store, keys, &site, crate::now_ms(), asked)
+            .await
+            .map_err(|err| err.to_string())?;
+        // A site asked for by name that has no log at all is a mistyped
+        // name or a log removed whole, never "ok, 0 receipts".
+        if named.as_deref() == Some(site.as_str())
+            && report.receipts == 0
+            && report.checkpoint_size == 0
+        {
+            report.ok = false;
+            report.reason.get_or_insert(NO_LOG);
+            report.problems_total += 1;
+            report.problems.push(Problem {
+                seq: None,
+                leaf_index: None,
+                receipt_id: None,
+                reason: NO_LOG,
+            });
+        }
+        reports.push(report);
     }
     Ok(reports)
 }

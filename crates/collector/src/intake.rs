@@ -96,7 +96,8 @@ async fn read_body(body: Body, limit: usize) -> Result<Bytes, AppError> {
     })
 }
 
-/// What the widget keeps: the acknowledgement, identical for a duplicate.
+/// What the widget keeps: the acknowledgement. A duplicate gets the same
+/// row's fields, proved against the site's latest checkpoint.
 /// A struct rather than `json!`: no map built per receipt on the hot path.
 /// Members in the order `json!` would give them (sorted).
 #[derive(Serialize)]

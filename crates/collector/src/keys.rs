@@ -272,7 +272,7 @@ impl Countersigner {
         self.public.verify(jws)
     }
 
-    /// Signs a C2SP signed note (a checkpoint, a prune record) with the
+    /// Signs a C2SP signed note (a checkpoint) with the
     /// newest key under the key name `name` (the log's origin).
     pub fn sign_note(&self, text: &str, name: &str) -> Result<String, crate::log::Error> {
         crate::log::note::sign(text, name, &self.newest().signing)

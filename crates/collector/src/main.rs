@@ -21,12 +21,14 @@ use consentry_collector::{
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// The Consentry collector: receives, checks and keeps signed consent
-/// receipts in a tamper-evident log, and serves static files.
+/// receipts in a transparency log per site (a Merkle tree with signed
+/// checkpoints), and serves static files.
 ///
 /// Every command is configured from the environment: CONSENTRY_SITES (the
 /// sites file), CONSENTRY_DATABASE_URL, CONSENTRY_KEY_FILE,
-/// CONSENTRY_ADMIN_TOKEN and CONSENTRY_LOG. `consentry-collector serve
-/// --help` describes each one, and `--addr` and `--static DIR`.
+/// CONSENTRY_ADMIN_TOKEN, CONSENTRY_LOG_ORIGIN and CONSENTRY_LOG.
+/// `consentry-collector serve --help` describes each one, and `--addr` and
+/// `--static DIR`. `verify` and `witness` need public keys only.
 #[derive(Parser)]
 // `propagate_version`: `--version` on every command, not only the root.
 #[command(name = "consentry-collector", version, propagate_version = true)]
@@ -67,6 +69,12 @@ enum Command {
 ///
 /// CONSENTRY_ADMIN_TOKEN: bearer token for export and audit; unset, both
 /// answer 503.
+///
+/// CONSENTRY_LOG_ORIGIN: the name of this deployment's logs, its public host
+/// and path without a scheme (`consent.acme.example/consentry`): site S's
+/// checkpoints name `<origin>/S`. Set it once, before the first receipt; a
+/// collector whose stored checkpoints name another refuses to start.
+/// Default `localhost/consentry`, with a warning.
 ///
 /// CONSENTRY_LOG: the log level (default `info`: one line per request, never
 /// an IP address).
@@ -132,10 +140,12 @@ struct Verify {
 ///
 /// The serving collector runs one at start and daily. The receipts of each
 /// site older than its `retention_days` lose their personal data (the JWS and
-/// the visitor key); their hashes, which chain them, and their
-/// countersignatures stay, so the chain still verifies. Needs the sites file
-/// (CONSENTRY_SITES) and the existing key file: never a new key beside the
-/// database.
+/// the visitor key); their leaf hashes, chain hashes and countersignatures
+/// stay, so every proof still verifies. Each pass that prunes writes a prune
+/// record signed by the collector's key, by which `verify` tells a receipt
+/// pruned by policy from one removed. Needs the sites file (CONSENTRY_SITES),
+/// the existing key file (never a new key beside the database) and the same
+/// CONSENTRY_LOG_ORIGIN as `serve`.
 #[derive(Args)]
 #[command(args_override_self = true)]
 struct Prune {

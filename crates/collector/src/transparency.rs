@@ -3,6 +3,7 @@
 //! up to it, and every public key (`/.well-known/jwks.json`). Public: they
 //! hold sizes and hashes, no personal data, and witnesses must poll them.
 
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::{HeaderValue, StatusCode};
@@ -76,6 +77,18 @@ pub(crate) struct ConsistencyQuery {
     new: u64,
 }
 
+/// The query, or a JSON 400 saying what it must be (axum's own rejection
+/// is plain text).
+fn query<T>(q: Result<Query<T>, QueryRejection>, usage: &str) -> Result<T, AppError> {
+    q.map(|Query(q)| q).map_err(|_| {
+        AppError::api(
+            StatusCode::BAD_REQUEST,
+            "bad_query",
+            format!("give the sizes as whole numbers: {usage}"),
+        )
+    })
+}
+
 fn proved(site: &str, proved: Proved, what: String) -> Result<Json<Value>, AppError> {
     match proved {
         Proved::Proof(proof) => Ok(Json(json!({ "proof": hashes_b64(&proof) }))),
@@ -93,8 +106,9 @@ fn proved(site: &str, proved: Proved, what: String) -> Result<Json<Value>, AppEr
 pub(crate) async fn inclusion_proof(
     State(state): State<AppState>,
     Path(site): Path<String>,
-    Query(q): Query<InclusionQuery>,
+    q: Result<Query<InclusionQuery>, QueryRejection>,
 ) -> Result<Json<Value>, AppError> {
+    let q = query(q, "?index=N&size=M")?;
     let c = collector(&state)?;
     log_site(&site)?;
     let result = c.store.inclusion_proof(&site, q.index, q.size).await?;
@@ -110,8 +124,9 @@ pub(crate) async fn inclusion_proof(
 pub(crate) async fn consistency_proof(
     State(state): State<AppState>,
     Path(site): Path<String>,
-    Query(q): Query<ConsistencyQuery>,
+    q: Result<Query<ConsistencyQuery>, QueryRejection>,
 ) -> Result<Json<Value>, AppError> {
+    let q = query(q, "?old=N&new=M")?;
     let c = collector(&state)?;
     log_site(&site)?;
     let result = c.store.consistency_proof(&site, q.old, q.new).await?;

@@ -359,6 +359,9 @@ pub enum Inconsistency {
     Fork { size: u64 },
     /// The log grew but could not prove it still holds the kept tree.
     NotAnExtension { kept: u64, new: u64, why: String },
+    /// The collector says the site has no log, after this witness kept a
+    /// checkpoint of it: the whole log was removed.
+    LogGone { kept: u64 },
 }
 
 impl fmt::Display for Inconsistency {
@@ -400,6 +403,13 @@ impl fmt::Display for Inconsistency {
                 f,
                 "fork: the log has the {} it had, but another root hash, so another history",
                 receipts(*size)
+            ),
+            Inconsistency::LogGone { kept } => write!(
+                f,
+                "the collector answers that this site has no log, but it held {} when this \
+                 witness kept its checkpoint: the whole log was removed (or the URL now \
+                 reaches another collector)",
+                receipts(*kept)
             ),
             Inconsistency::NotAnExtension { kept, new, why } => write!(
                 f,
@@ -733,7 +743,30 @@ impl Watcher {
         report.origin.clone_from(&kept.origin);
         report.kept_size = kept.checkpoint.as_ref().map(Checkpoint::size);
 
-        let note = self.get_ok(&ep.checkpoint).await?;
+        let reply = self.get(&ep.checkpoint).await?;
+        if let (404, Some(kept_size)) = (reply.status, report.kept_size) {
+            // Only the collector's own JSON error counts: a proxy's 404 page
+            // is an outage, not a statement about the log.
+            let says_no_log =
+                serde_json::from_slice::<serde_json::Value>(&reply.body).is_ok_and(|v| {
+                    v.get("error").and_then(serde_json::Value::as_str) == Some("no_log")
+                });
+            if says_no_log {
+                let hash = hex(&Sha256::digest(&reply.body)[..8]);
+                return Err(Failure::Inconsistent {
+                    why: Inconsistency::LogGone { kept: kept_size },
+                    evidence: vec![(format!("rejected-gone-{hash}"), reply.body)],
+                });
+            }
+        }
+        if reply.status != 200 {
+            return Err(Failure::Unreachable(format!(
+                "{}: {}",
+                ep.checkpoint,
+                reply.refusal()
+            )));
+        }
+        let note = reply.body;
         let note_evidence = |note: &[u8]| {
             let size = unverified(note).map_or("unparsed".to_owned(), |c| c.size().to_string());
             let hash = hex(&Sha256::digest(note)[..8]);

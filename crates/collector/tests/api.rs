@@ -743,3 +743,169 @@ async fn dotfiles_and_dot_directories_are_never_served_but_the_files_beside_them
         assert_eq!(get(path).await, not_found, "{path}");
     }
 }
+
+/// The log's public face: a 201 carries its leaf index, the signed
+/// checkpoint and an inclusion proof; the checkpoint route serves the latest
+/// as text; proofs for earlier sizes verify; a bad query or an unknown site
+/// is a JSON error.
+#[tokio::test]
+async fn acknowledgements_checkpoints_and_proofs_verify_with_the_public_key() {
+    use consentry_collector::log::{self, Checkpoint};
+    let api = api().await;
+    let keys = support::signer().public_keys().clone();
+    let origin = format!("{}/{}", support::LOG_ORIGIN, common::SITE);
+    let known = keys.note_keys(&origin).expect("keys");
+    let b64 = |v: &Value| -> Vec<log::Hash> {
+        use base64::prelude::{Engine as _, BASE64_STANDARD};
+        v.as_array()
+            .expect("a list")
+            .iter()
+            .map(|h| {
+                BASE64_STANDARD
+                    .decode(h.as_str().expect("text"))
+                    .expect("base64")
+                    .try_into()
+                    .expect("32 bytes")
+            })
+            .collect()
+    };
+    let mut acks = Vec::new();
+    for _ in 0..5 {
+        let jws = receipt_at(&support::uuid(), common::ISSUED_AT);
+        let reply = api.post_receipt(jws.clone()).await;
+        assert_eq!(reply.status, StatusCode::CREATED);
+        acks.push((jws, reply.json()));
+    }
+    for (i, (jws, ack)) in acks.iter().enumerate() {
+        assert_eq!(ack["leaf_index"], i as u64);
+        let head = Checkpoint::open(
+            ack["checkpoint"].as_str().expect("text").as_bytes(),
+            &origin,
+            &known,
+        )
+        .expect("a signed checkpoint of this log");
+        assert_eq!(head.size(), i as u64 + 1, "each POST was its own batch");
+        log::verify_inclusion(
+            &log::leaf_hash(jws.as_bytes()),
+            i as u64,
+            head.size(),
+            &b64(&ack["inclusion_proof"]),
+            head.root(),
+        )
+        .expect("the proof leads to the checkpoint");
+    }
+
+    let latest = api
+        .get(&format!("/v1/sites/{}/checkpoint", common::SITE), None)
+        .await;
+    assert_eq!(latest.status, StatusCode::OK);
+    assert!(latest.headers["content-type"]
+        .to_str()
+        .unwrap_or("")
+        .starts_with("text/plain"));
+    let latest = Checkpoint::open(latest.text().as_bytes(), &origin, &known).expect("signed");
+    assert_eq!(latest.size(), 5);
+    let first = Checkpoint::open(
+        acks[0].1["checkpoint"].as_str().expect("text").as_bytes(),
+        &origin,
+        &known,
+    )
+    .expect("signed");
+    let consistency = api
+        .get(
+            &format!("/v1/sites/{}/proof/consistency?old=1&new=5", common::SITE),
+            None,
+        )
+        .await
+        .json();
+    log::verify_consistency(
+        1,
+        5,
+        &b64(&consistency["proof"]),
+        first.root(),
+        latest.root(),
+    )
+    .expect("the first checkpoint is a prefix of the latest");
+    let inclusion = api
+        .get(
+            &format!("/v1/sites/{}/proof/inclusion?index=2&size=4", common::SITE),
+            None,
+        )
+        .await
+        .json();
+    let at_four = Checkpoint::open(
+        acks[3].1["checkpoint"].as_str().expect("text").as_bytes(),
+        &origin,
+        &known,
+    )
+    .expect("signed");
+    log::verify_inclusion(
+        &log::leaf_hash(acks[2].0.as_bytes()),
+        2,
+        4,
+        &b64(&inclusion["proof"]),
+        at_four.root(),
+    )
+    .expect("a proof for an earlier size");
+
+    for (path, status, code) in [
+        (
+            format!("/v1/sites/{}/proof/inclusion?index=5&size=5", common::SITE),
+            StatusCode::BAD_REQUEST,
+            "out_of_range",
+        ),
+        (
+            format!("/v1/sites/{}/proof/inclusion?index=1&size=9", common::SITE),
+            StatusCode::BAD_REQUEST,
+            "out_of_range",
+        ),
+        (
+            format!("/v1/sites/{}/proof/consistency?old=x&new=5", common::SITE),
+            StatusCode::BAD_REQUEST,
+            "bad_query",
+        ),
+        (
+            format!("/v1/sites/{}/proof/inclusion?index=1", common::SITE),
+            StatusCode::BAD_REQUEST,
+            "bad_query",
+        ),
+        (
+            "/v1/sites/nobody/checkpoint".to_owned(),
+            StatusCode::NOT_FOUND,
+            "no_log",
+        ),
+        (
+            "/v1/sites/..%2Fx/checkpoint".to_owned(),
+            StatusCode::NOT_FOUND,
+            "no_log",
+        ),
+    ] {
+        let reply = api.get(&path, None).await;
+        assert_eq!(
+            (reply.status, reply.error()),
+            (status, code.to_owned()),
+            "{path}"
+        );
+    }
+
+    // A duplicate's answer proves the same leaf against the latest checkpoint.
+    let again = api.post_receipt(acks[0].0.clone()).await;
+    assert_eq!(again.status, StatusCode::OK);
+    let again = again.json();
+    assert_eq!(again["leaf_index"], 0);
+    let head = Checkpoint::open(
+        again["checkpoint"].as_str().expect("text").as_bytes(),
+        &origin,
+        &known,
+    )
+    .expect("signed");
+    assert_eq!(head.size(), 5);
+    log::verify_inclusion(
+        &log::leaf_hash(acks[0].0.as_bytes()),
+        0,
+        5,
+        &b64(&again["inclusion_proof"]),
+        head.root(),
+    )
+    .expect("against the latest");
+}

@@ -277,6 +277,16 @@ fn serve_takes_receipts_from_the_environment_config_and_verify_checks_the_chain(
         "{\"site\":\"acme-landing\",\"receipts\":3,\"pruned\":0,\"checkpoint_size\":3,\"ok\":true}"
     );
 
+    // A mistyped site is not "ok, 0 receipts".
+    let out = Command::new(BIN)
+        .args(["verify", "--database", &db, "--site", "acme-landnig"])
+        .env_remove("CONSENTRY_KEY_FILE")
+        .output()
+        .expect("verify");
+    let report = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{report}");
+    assert!(report.contains("the store has no log for this site"), "{report}");
+
     // A retention pass now: nothing is 30 days old yet.
     let out = Command::new(BIN)
         .args(["prune", "--site", common::SITE])

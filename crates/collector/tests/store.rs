@@ -765,6 +765,40 @@ async fn a_sqlite_database_from_before_retention_is_migrated_in_place() {
     }
 }
 
+/// The newest receipts of a chain-only database removed before the upgrade
+/// (its head row still counting them): the tree is not built over the rest,
+/// which would hide the removal, and opening names what is wrong.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chain_only_database_missing_its_newest_receipts_is_not_migrated() {
+    let dir = support::TempDir::new("migrate-cut");
+    let path = dir.0.join("consentry.db");
+    let url = format!("sqlite://{}", path.display());
+    let s = site("migrate-cut");
+    {
+        let store = consentry_collector::Store::open(&url, support::signer(), support::origin())
+            .await
+            .expect("open");
+        append_n(&store, &s, 4).await;
+    }
+    let conn = rusqlite::Connection::open(&path).expect("open");
+    conn.execute_batch(&format!(
+        "ALTER TABLE receipts DROP COLUMN leaf_hash;
+         DROP TABLE log_nodes;
+         ALTER TABLE site_heads DROP COLUMN tree;
+         ALTER TABLE site_heads DROP COLUMN checkpoint;
+         DELETE FROM receipts WHERE site = '{s}' AND seq = 4;"
+    ))
+    .expect("downgrade and cut");
+    drop(conn);
+    let opened = consentry_collector::Store::open(&url, support::signer(), support::origin()).await;
+    let err = opened.expect_err("refused");
+    assert!(
+        err.0
+            .contains("head row counts 4 receipts and the last one stored is seq 3"),
+        "{err}"
+    );
+}
+
 /// The receipts table as collectors made it while a receipt was its id
 /// alone: `receipt_id` UNIQUE as a column constraint.
 const RECEIPTS_WITH_UNIQUE_IDS: &str = "CREATE TABLE receipts (

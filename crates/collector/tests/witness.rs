@@ -278,6 +278,34 @@ async fn a_log_restored_from_an_old_backup_is_a_rollback_and_the_kept_checkpoint
     assert_eq!(read(&kept(&state.0, &url, "checkpoint")), kept_before);
 }
 
+/// A log removed whole (its rows and head deleted) answers `no_log`: with a
+/// checkpoint kept, that is an inconsistency, not an outage.
+#[tokio::test]
+async fn a_log_removed_whole_after_a_checkpoint_was_kept_is_inconsistent() {
+    let log = Log::new(&[[42; 32]]).await;
+    log.append(3).await;
+    let host = Host::start(&log).await;
+    let state = TempDir::new("witness-state");
+    let url = host.url();
+    assert_eq!(run(witness(&state.0, &[&url])).await, ExitCode::SUCCESS);
+    let kept_before = read(&kept(&state.0, &url, "checkpoint"));
+
+    let empty = Log::new(&[[42; 32]]).await;
+    host.swap(&empty);
+    let reports = poll(&witness(&state.0, &[&url])).await;
+    let r = &reports[0];
+    assert_eq!(r.status, Status::Inconsistent, "{r:?}");
+    assert_eq!(r.kept_size, Some(3));
+    assert!(
+        r.reason.contains("the whole log was removed"),
+        "{}",
+        r.reason
+    );
+    assert!(r.evidence.is_some(), "the answer is kept as evidence");
+    assert_eq!(read(&kept(&state.0, &url, "checkpoint")), kept_before);
+    assert_eq!(run(witness(&state.0, &[&url])).await, ExitCode::FAILURE);
+}
+
 #[tokio::test]
 async fn a_second_database_under_the_same_key_and_name_is_a_fork() {
     let log = Log::new(&[[42; 32]]).await;

@@ -933,6 +933,7 @@ struct LegacyRow {
     jws: String,
     jws_sha256: String,
     leaf_hash: Option<String>,
+    chain_hash: String,
 }
 
 /// What the migration writes for one site: the leaf hash of every row that
@@ -947,24 +948,35 @@ struct BuiltLog {
 /// Builds a site's tree from its rows in seq order (the leaf of a kept row
 /// is its JWS, as for every new receipt). A gap in seq is refused: a tree
 /// built over it would give every later receipt the wrong leaf index and
-/// make a removed receipt look like it never existed; `verify` names it.
+/// make a removed receipt look like it never existed. So is a last row that
+/// is not the one the head row (`head`: its seq and chain hash) names: the
+/// newest receipts were removed, and a tree of the rest would hide it.
 fn build_log(
     site: &str,
+    head: (i64, &str),
     rows: Vec<LegacyRow>,
     signer: &Countersigner,
     origin: &str,
 ) -> Result<BuiltLog, StoreError> {
+    let removed = |what: String| {
+        StoreError(format!(
+            "site {site}: {what}, so its log cannot be built without hiding the removal; \
+             restore this database from a backup taken before it, or keep the collector on \
+             the previous release while you investigate"
+        ))
+    };
     let mut tree = CompactRange::new();
     let mut leaves = Vec::new();
     let mut nodes = Vec::new();
+    let mut last_chain = String::new();
     for row in rows {
         if u64::try_from(row.seq).ok() != Some(tree.size() + 1) {
-            return Err(StoreError(format!(
-                "site {site}: receipt seq {} is missing, so its log cannot be built; \
-                 run `consentry-collector verify` on a copy of this database",
+            return Err(removed(format!(
+                "receipt seq {} is missing",
                 tree.size() + 1
             )));
         }
+        last_chain.clone_from(&row.chain_hash);
         let leaf = match (&row.leaf_hash, row.jws.is_empty()) {
             (Some(stored), _) => unhex32(stored).ok_or_else(|| {
                 StoreError(format!("site {site}: seq {}: corrupt leaf_hash", row.seq))
@@ -976,6 +988,13 @@ fn build_log(
             leaves.push((row.seq, hex(&leaf)));
         }
         tree.push_recording(leaf, |subtree| nodes.push(subtree));
+    }
+    if i64::try_from(tree.size()).ok() != Some(head.0) || last_chain != head.1 {
+        return Err(removed(format!(
+            "its head row counts {} receipts and the last one stored is seq {}",
+            head.0,
+            tree.size()
+        )));
     }
     let checkpoint = sign_checkpoint(signer, origin, site, &tree)?;
     Ok(BuiltLog {

@@ -118,14 +118,18 @@ async fn build_missing_logs(
 ) -> Result<(), StoreError> {
     let unbuilt = tx
         .query(
-            "SELECT site FROM site_heads WHERE tree IS NULL AND seq > 0 ORDER BY site FOR UPDATE",
+            "SELECT site, seq, chain_hash FROM site_heads WHERE tree IS NULL AND seq > 0 \
+             ORDER BY site FOR UPDATE",
             &[],
         )
         .await?;
-    for site in unbuilt.iter().map(|row| row.get::<_, String>(0)) {
+    for head in &unbuilt {
+        let (site, head_seq, head_chain): (String, i64, String) =
+            (head.get(0), head.get(1), head.get(2));
         let rows = tx
             .query(
-                "SELECT seq, jws, jws_sha256, leaf_hash FROM receipts WHERE site = $1 ORDER BY seq",
+                "SELECT seq, jws, jws_sha256, leaf_hash, chain_hash FROM receipts \
+                 WHERE site = $1 ORDER BY seq",
                 &[&site],
             )
             .await?
@@ -135,9 +139,16 @@ async fn build_missing_logs(
                 jws: row.get(1),
                 jws_sha256: row.get(2),
                 leaf_hash: row.get(3),
+                chain_hash: row.get(4),
             })
             .collect();
-        let built = build_log(&site, rows, signer, &origin.of(&site))?;
+        let built = build_log(
+            &site,
+            (head_seq, &head_chain),
+            rows,
+            signer,
+            &origin.of(&site),
+        )?;
         for (seq, hash) in &built.leaves {
             tx.execute(
                 "UPDATE receipts SET leaf_hash = $3 WHERE site = $1 AND seq = $2",

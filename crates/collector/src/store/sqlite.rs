@@ -140,14 +140,16 @@ fn migrate(
     for (_, index) in INDEXES {
         tx.execute_batch(index)?;
     }
-    let unbuilt: Vec<String> = tx
-        .prepare("SELECT site FROM site_heads WHERE tree IS NULL AND seq > 0 ORDER BY site")?
-        .query_map([], |row| row.get(0))?
+    let unbuilt: Vec<(String, i64, String)> = tx
+        .prepare(
+            "SELECT site, seq, chain_hash FROM site_heads WHERE tree IS NULL AND seq > 0 ORDER BY site",
+        )?
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
         .collect::<Result<_, _>>()?;
-    for site in unbuilt {
+    for (site, head_seq, head_chain) in unbuilt {
         let rows: Vec<LegacyRow> = tx
             .prepare(
-                "SELECT seq, jws, jws_sha256, leaf_hash FROM receipts WHERE site = ?1 ORDER BY seq",
+                "SELECT seq, jws, jws_sha256, leaf_hash, chain_hash FROM receipts WHERE site = ?1 ORDER BY seq",
             )?
             .query_map([&site], |row| {
                 Ok(LegacyRow {
@@ -155,10 +157,17 @@ fn migrate(
                     jws: row.get(1)?,
                     jws_sha256: row.get(2)?,
                     leaf_hash: row.get(3)?,
+                    chain_hash: row.get(4)?,
                 })
             })?
             .collect::<Result<_, _>>()?;
-        let built = build_log(&site, rows, signer, &origin.of(&site))?;
+        let built = build_log(
+            &site,
+            (head_seq, &head_chain),
+            rows,
+            signer,
+            &origin.of(&site),
+        )?;
         let mut leaf =
             tx.prepare("UPDATE receipts SET leaf_hash = ?3 WHERE site = ?1 AND seq = ?2")?;
         for (seq, hash) in &built.leaves {
