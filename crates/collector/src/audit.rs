@@ -108,6 +108,17 @@ pub struct Saved {
     pub leaf: Option<(u64, Hash)>,
 }
 
+impl Saved {
+    fn of(label: &str, checkpoint: &Checkpoint, leaf: Option<(u64, Hash)>) -> Saved {
+        Saved {
+            label: label.to_owned(),
+            size: checkpoint.size(),
+            root: *checkpoint.root(),
+            leaf,
+        }
+    }
+}
+
 /// What the log says of one saved checkpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SavedResult {
@@ -464,15 +475,7 @@ pub fn saved_checkpoint(
     let checkpoint = open_checkpoint(text, &site, keys).ok_or_else(|| {
         format!("{label}: not signed by any key of the JWKS under its origin, or malformed")
     })?;
-    Ok((
-        site,
-        Saved {
-            label: label.to_owned(),
-            size: checkpoint.size(),
-            root: *checkpoint.root(),
-            leaf: None,
-        },
-    ))
+    Ok((site, Saved::of(label, &checkpoint, None)))
 }
 
 /// A visitor's "Download receipt" file, `{"receipt_id", "receipt": JWS,
@@ -555,12 +558,7 @@ pub fn saved_receipt(
     })?;
     Ok((
         site,
-        Saved {
-            label: label.to_owned(),
-            size: checkpoint.size(),
-            root: *checkpoint.root(),
-            leaf: Some((leaf_index, leaf)),
-        },
+        Saved::of(label, &checkpoint, Some((leaf_index, leaf))),
     ))
 }
 

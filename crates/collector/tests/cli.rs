@@ -285,7 +285,10 @@ fn serve_takes_receipts_from_the_environment_config_and_verify_checks_the_chain(
         .expect("verify");
     let report = String::from_utf8_lossy(&out.stdout).into_owned();
     assert_eq!(out.status.code(), Some(1), "{report}");
-    assert!(report.contains("the store has no log for this site"), "{report}");
+    assert!(
+        report.contains("the store has no log for this site"),
+        "{report}"
+    );
 
     // A retention pass now: nothing is 30 days old yet.
     let out = Command::new(BIN)

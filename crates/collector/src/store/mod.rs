@@ -784,13 +784,13 @@ enum Decided {
 }
 
 /// `existing`: every stored row carrying one of the batch's receipt ids,
-/// whatever its key, by id. `origin(site)`: the site's log name.
+/// whatever its key, by id. `origin` names the sites' logs.
 fn plan(
     batch: &[&NewReceipt],
     existing: HashMap<String, Vec<StoredReceipt>>,
     mut heads: BTreeMap<String, Head>,
     signer: &Countersigner,
-    origin: &dyn Fn(&str) -> String,
+    origin: &Origin,
     received_at: &str,
 ) -> Result<Plan, StoreError> {
     let mut decided: Vec<Decided> = Vec::with_capacity(batch.len());
@@ -862,7 +862,7 @@ fn plan(
     let mut new_heads = BTreeMap::new();
     for site in batches.keys() {
         let head = &heads[site];
-        let checkpoint = sign_checkpoint(signer, &origin(site), site, &head.tree)?;
+        let checkpoint = sign_checkpoint(signer, &origin.of(site), site, &head.tree)?;
         new_heads.insert(
             site.clone(),
             NewHead {
@@ -1178,8 +1178,8 @@ const PRUNE_CHUNK: i64 = 1000;
 mod tests {
     use super::*;
 
-    fn origin(site: &str) -> String {
-        format!("test.example/consentry/{site}")
+    fn origin() -> Origin {
+        Origin::new("test.example/consentry").expect("origin")
     }
 
     /// A head after `n` receipts, with the tree those receipts made.
@@ -1255,7 +1255,7 @@ mod tests {
             existing,
             heads,
             &signer,
-            &origin,
+            &origin(),
             now,
         )
         .expect("plan");
@@ -1335,7 +1335,7 @@ mod tests {
             existing,
             heads,
             &signer,
-            &origin,
+            &origin(),
             "2026-11-23T18:30:01.000Z",
         )
         .expect("plan");
@@ -1386,7 +1386,7 @@ mod tests {
             existing,
             heads,
             &signer,
-            &origin,
+            &origin(),
             "2029-11-23T18:30:01.000Z",
         )
         .expect("plan");
@@ -1416,17 +1416,18 @@ mod tests {
                 HashMap::new(),
                 heads,
                 &signer,
-                &origin,
+                &origin(),
                 "2026-11-23T18:30:01.000Z",
             )
             .expect("plan");
             let known = signer
                 .public_keys()
-                .note_keys(&origin("one"))
+                .note_keys(&origin().of("one"))
                 .expect("keys");
             let head = &plan.heads["one"];
-            let checkpoint = Checkpoint::open(head.checkpoint.as_bytes(), &origin("one"), &known)
-                .expect("the checkpoint opens");
+            let checkpoint =
+                Checkpoint::open(head.checkpoint.as_bytes(), &origin().of("one"), &known)
+                    .expect("the checkpoint opens");
             assert_eq!(checkpoint.size(), (old + 7) as u64);
             for outcome in &plan.outcomes {
                 let Appended::New(row, inclusion) = outcome else {

@@ -283,14 +283,7 @@ async fn write_batch(
             .push(row);
     }
 
-    let plan = plan(
-        batch,
-        existing,
-        heads,
-        signer,
-        &|site| origin.of(site),
-        &now_rfc3339(),
-    )?;
+    let plan = plan(batch, existing, heads, signer, origin, &now_rfc3339())?;
     let insert = tx
         .prepare(&format!(
             "INSERT INTO receipts ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"

@@ -257,14 +257,7 @@ fn write_batch(
             heads.insert(r.site.clone(), value);
         }
     }
-    let plan = plan(
-        batch,
-        existing,
-        heads,
-        signer,
-        &|site| origin.of(site),
-        &now_rfc3339(),
-    )?;
+    let plan = plan(batch, existing, heads, signer, origin, &now_rfc3339())?;
     {
         let mut insert = tx.prepare_cached(&format!(
             "INSERT INTO receipts ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
