@@ -7,10 +7,14 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::limits::RateLimitSetting;
+
 /// The sites this collector accepts receipts for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Sites {
     sites: BTreeMap<String, Site>,
+    /// Each site's `rate_limit`, where the sites file sets one.
+    rate_limits: BTreeMap<String, RateLimitSetting>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -30,11 +34,25 @@ pub struct Site {
     pub retention_days: Option<u32>,
 }
 
+/// A site as the sites file writes it: [`Site`] and its rate limit.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SiteEntry {
+    origins: Vec<String>,
+    #[serde(default)]
+    retention_days: Option<u32>,
+    /// The receipts and notices one client may send this site:
+    /// `{ per_minute = N, burst = M }`, or `"off"`. Absent:
+    /// [`crate::limits::DEFAULT_WRITES`].
+    #[serde(default)]
+    rate_limit: Option<RateLimitSetting>,
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SitesFile {
     #[serde(default)]
-    sites: BTreeMap<String, Site>,
+    sites: BTreeMap<String, SiteEntry>,
 }
 
 impl Sites {
@@ -58,8 +76,19 @@ impl Sites {
         } else {
             toml::from_str(text).map_err(|err| err.to_string())?
         };
-        for (id, site) in &file.sites {
-            if !is_site_id(id) {
+        let mut sites = Sites::default();
+        for (id, entry) in file.sites {
+            let site = Site {
+                origins: entry.origins,
+                retention_days: entry.retention_days,
+            };
+            if let Some(setting) = entry.rate_limit {
+                if let RateLimitSetting::Quota(limit) = setting {
+                    limit.check(&id)?;
+                }
+                sites.rate_limits.insert(id.clone(), setting);
+            }
+            if !is_site_id(&id) {
                 return Err(format!(
                     "sites.{id:?}: a site id is 1 to 64 letters, digits, '-', '_' or '.' \
                      (it names the site's log, in checkpoints and URLs)"
@@ -78,8 +107,26 @@ impl Sites {
                     "sites.{id}.origins: {bad:?} is not an origin like https://example.com (no path, no trailing slash)"
                 ));
             }
+            sites.sites.insert(id, site);
         }
-        Ok(Sites { sites: file.sites })
+        Ok(sites)
+    }
+
+    /// The site's write limit per client.
+    pub fn rate_limit(&self, id: &str) -> RateLimitSetting {
+        self.rate_limits
+            .get(id)
+            .copied()
+            .unwrap_or(RateLimitSetting::Quota(crate::limits::DEFAULT_WRITES))
+    }
+
+    /// The first site (by id) that lists `origin`: whose limits a write from
+    /// that origin counts against, known before its body is read.
+    pub fn first_allowing(&self, origin: &str) -> Option<&str> {
+        self.sites
+            .iter()
+            .find(|(_, site)| site.origins.iter().any(|o| o == origin))
+            .map(|(id, _)| id.as_str())
     }
 
     pub fn get(&self, id: &str) -> Option<&Site> {
@@ -106,6 +153,7 @@ impl FromIterator<(String, Site)> for Sites {
     fn from_iter<I: IntoIterator<Item = (String, Site)>>(sites: I) -> Sites {
         Sites {
             sites: sites.into_iter().collect(),
+            rate_limits: BTreeMap::new(),
         }
     }
 }

@@ -27,6 +27,11 @@ pub enum AppError {
     },
     /// Something failed on our side; the cause is logged, never sent.
     Internal(String),
+    /// The store failed (it cannot be read or written now, its file was
+    /// moved, its database is down or read-only): 503, which the widget's
+    /// outbox takes as "send it later". The cause, which may name a path or
+    /// a host, is logged, never sent.
+    StoreUnavailable(String),
 }
 
 #[derive(Serialize)]
@@ -65,13 +70,17 @@ impl AppError {
             AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             AppError::Api { status, .. } => *status,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }
 
+/// Every store error is a 503: nothing the client sent can fix it, and the
+/// same request later is the right answer (a failed batch rolled back whole;
+/// one whose COMMIT went unanswered is found again as a duplicate).
 impl From<StoreError> for AppError {
     fn from(err: StoreError) -> Self {
-        AppError::Internal(err.to_string())
+        AppError::StoreUnavailable(err.0)
     }
 }
 
@@ -85,6 +94,13 @@ impl IntoResponse for AppError {
             AppError::Internal(cause) => {
                 tracing::error!("internal error: {cause}");
                 ("internal error", None)
+            }
+            AppError::StoreUnavailable(cause) => {
+                tracing::error!("store unavailable: {cause}");
+                (
+                    "store_unavailable",
+                    Some("the collector cannot store or read receipts right now; try again later"),
+                )
             }
         };
         (status, Json(Body { error, message })).into_response()

@@ -49,8 +49,12 @@
 //!   signed prune record.
 //! - `keys`: [`Countersigner`], the Ed25519 keys (the newest signs), and
 //!   [`PublicKeys`], all an auditor needs (from the key file or a JWKS).
+//! - [`limits`]: who a client is (trusted proxies), its connection share and
+//!   rate limits, held in memory as salted hashes only.
 //! - `config`: [`Config`] from the environment, [`Sites`] from the sites file.
 //! - `error`: [`AppError`], the one error type handlers return, as JSON.
+//! - `health`: `GET /healthz`, a real probe of the store (the file it opened,
+//!   a read, a write through the group commit), bounded to 2 s.
 //! - `static_files`: files from several directories, first match wins, never
 //!   a dotfile; [`check_static_dirs`] refuses a directory holding the key or
 //!   the database.
@@ -59,8 +63,10 @@ pub mod audit;
 mod config;
 mod error;
 mod export;
+mod health;
 mod intake;
 mod keys;
+pub mod limits;
 pub mod log;
 mod lookup;
 pub mod retention;

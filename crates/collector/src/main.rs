@@ -76,6 +76,12 @@ enum Command {
 /// collector whose stored checkpoints name another refuses to start.
 /// Default `localhost/consentry`, with a warning.
 ///
+/// CONSENTRY_TRUSTED_PROXIES: the load balancers in front (addresses or
+/// networks, comma-separated); only from them is `X-Forwarded-For` believed
+/// to name the client. CONSENTRY_MAX_CONNECTIONS (default 900) and
+/// CONSENTRY_MAX_CONNECTIONS_PER_CLIENT (default 100) cap open connections.
+/// Rate limits are per site in the sites file (`rate_limit`).
+///
 /// CONSENTRY_LOG: the log level (default `info`: one line per request, never
 /// an IP address).
 ///
@@ -218,7 +224,8 @@ impl Serve {
         });
         consentry_collector::check_static_dirs(&self.static_dirs, &config)
             .map_err(anyhow::Error::msg)?;
-        let mut state = AppState::new(self.static_dirs);
+        let limits = consentry_collector::limits::Limits::from_env().map_err(anyhow::Error::msg)?;
+        let mut state = AppState::new(self.static_dirs).with_limits(limits);
         match Collector::open(&config).await.map_err(anyhow::Error::msg)? {
             Some(collector) => {
                 if config.log_origin.is_none() {

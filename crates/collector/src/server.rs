@@ -5,15 +5,15 @@ use std::future::Future;
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 use axum::http::{Method, StatusCode};
 use axum::routing::{get, post};
-use axum::{Json, Router};
-use serde::Serialize;
+use axum::Router;
 use tokio::net::TcpListener;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
 
+use crate::limits::{self, Connections, Peer};
 use crate::{export, intake, lookup, static_files, transparency, AppState};
 
 /// The largest request body read at all: a notice (64 KiB). Receipts have
@@ -39,6 +39,8 @@ fn cors(state: &AppState) -> CorsLayer {
         }))
         .allow_methods([Method::GET, Method::POST])
         .allow_headers([CONTENT_TYPE, AUTHORIZATION])
+        // The widget reads it on a 429 to know when to try again.
+        .expose_headers([RETRY_AFTER])
         .max_age(Duration::from_secs(600))
 }
 
@@ -61,7 +63,12 @@ pub fn app(state: AppState) -> Router {
             get(transparency::consistency_proof),
         )
         .route("/.well-known/jwks.json", get(transparency::jwks))
-        .route("/healthz", get(healthz))
+        .route("/healthz", get(crate::health::healthz))
+        // Inside CORS, so a 429 carries the headers the widget needs to read it.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limits::limit,
+        ))
         .layer(cors(&state))
         .fallback(static_files::serve)
         .layer(TimeoutLayer::with_status_code(
@@ -100,16 +107,99 @@ async fn request_log(req: Request, next: axum::middleware::Next) -> axum::respon
     res
 }
 
+/// How long in-flight requests may take to finish once shutdown begins.
+const DRAIN: Duration = Duration::from_secs(10);
+
 /// Serves `app(state)` on `listener` until `shutdown` completes, then lets
-/// in-flight requests finish.
+/// in-flight requests finish (for at most 10 s).
+///
+/// Each connection is served by hyper with the state's limits: a request
+/// head must arrive within the header timeout, which hyper also runs while a
+/// keep-alive connection waits for its next request (so an idle connection
+/// is closed after it); and no more connections are held open than the
+/// total cap, nor more by one client than its share (a trusted proxy is
+/// held to the total only). A connection over a cap is closed at once, so a
+/// client with hundreds of half-sent requests cannot keep others out.
 pub async fn run(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let router = app(state.clone());
+    let limits = state.limits().clone();
+    let connections = Connections::new(&limits);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(limits.header_timeout);
+    let forget = forget_idle_clients(&state);
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    // Out of file descriptors, most likely: let some close.
+                    tracing::warn!("accept failed: {err}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        // A trusted proxy carries many clients: held to the total only.
+        let client = (!limits.is_trusted_proxy(peer.ip())).then_some(peer.ip());
+        let Some(admitted) = connections.admit(client) else {
+            drop(stream);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let router = router.clone();
+        let service =
+            hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(Peer(peer));
+                tower::ServiceExt::oneshot(router.clone(), req)
+            });
+        let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            // Errors are the client's (a reset, a timeout): not worth a line each.
+            let _ = conn.await;
+            drop(admitted);
+        });
+    }
+    drop(forget);
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(DRAIN) => tracing::warn!("shutdown: requests still running after {DRAIN:?} were dropped"),
+    }
+    Ok(())
+}
+
+/// Aborts its task when dropped: the server's helpers end with it.
+struct Background(tokio::task::JoinHandle<()>);
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Every minute, the rate limiter forgets clients whose buckets are full
+/// again: memory follows the last minutes' clients, not every one ever seen.
+fn forget_idle_clients(state: &AppState) -> Background {
+    let state = state.clone();
+    Background(tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            every.tick().await;
+            if let Some(limiter) = state.rate_limiter() {
+                limiter.forget_idle();
+            }
+        }
+    }))
 }
 
 /// Completes on ctrl-c or, on Unix, SIGTERM (what `docker stop`, systemd and
@@ -141,14 +231,4 @@ pub async fn shutdown_signal() {
         () = ctrl_c => {},
         () = terminate => {},
     }
-}
-
-#[derive(Serialize)]
-struct Health {
-    status: &'static str,
-}
-
-/// Liveness for load balancers and `cargo xtask test`, which waits for it.
-async fn healthz() -> Json<Health> {
-    Json(Health { status: "ok" })
 }

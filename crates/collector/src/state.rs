@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use axum::http::StatusCode;
 
+use crate::limits::{Limits, RateLimiter};
 use crate::{AppError, Config, Countersigner, Sites, Store};
 
 /// What every handler shares. Cheap to clone: the contents sit behind an `Arc`.
@@ -15,7 +16,7 @@ pub struct AppState {
     inner: Arc<Inner>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 struct Inner {
     /// Directories served at `/`, in order: a path is looked up in the first
     /// one, then the next, so the demo page (`www/`) can sit on top of the
@@ -23,7 +24,11 @@ struct Inner {
     static_dirs: Vec<PathBuf>,
     /// `None` when no sites are configured: the receipt API answers 503 and
     /// the collector only serves static files (how the demo began).
-    collector: Option<Collector>,
+    collector: Option<Arc<Collector>>,
+    /// Connection caps, timeouts and trusted proxies.
+    limits: Limits,
+    /// The clients' buckets, for the collector's sites.
+    rate_limiter: Option<Arc<RateLimiter>>,
 }
 
 /// The receipt side: which sites, where receipts go, which key countersigns.
@@ -153,25 +158,42 @@ async fn open_signer_and_store(config: &Config) -> Result<(Arc<Countersigner>, S
 }
 
 impl AppState {
-    /// A state serving `static_dirs` (first match wins), receipts off.
+    /// A state serving `static_dirs` (first match wins), receipts off,
+    /// default limits.
     pub fn new(static_dirs: Vec<PathBuf>) -> Self {
         Self {
             inner: Arc::new(Inner {
                 static_dirs,
-                collector: None,
+                ..Inner::default()
             }),
         }
     }
 
-    /// The same static directories, with receipts on.
+    /// The same, with receipts on: the collector's sites set the rate limits.
     pub fn with_collector(self, collector: Collector) -> Self {
-        let static_dirs = self.inner.static_dirs.clone();
+        let mut inner = (*self.inner).clone();
+        inner.rate_limiter = Some(Arc::new(RateLimiter::new(&collector.sites)));
+        inner.collector = Some(Arc::new(collector));
         Self {
-            inner: Arc::new(Inner {
-                static_dirs,
-                collector: Some(collector),
-            }),
+            inner: Arc::new(inner),
         }
+    }
+
+    /// The same, with these limits (from [`Limits::from_env`]).
+    pub fn with_limits(self, limits: Limits) -> Self {
+        let mut inner = (*self.inner).clone();
+        inner.limits = limits;
+        Self {
+            inner: Arc::new(inner),
+        }
+    }
+
+    pub(crate) fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+
+    pub(crate) fn rate_limiter(&self) -> Option<&RateLimiter> {
+        self.inner.rate_limiter.as_deref()
     }
 
     pub(crate) fn static_dirs(&self) -> &[PathBuf] {
@@ -179,7 +201,7 @@ impl AppState {
     }
 
     pub(crate) fn collector(&self) -> Option<&Collector> {
-        self.inner.collector.as_ref()
+        self.inner.collector.as_deref()
     }
 }
 

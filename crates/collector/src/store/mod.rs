@@ -6,9 +6,26 @@
 //! Acknowledged means durable: a 201 is sent only after the receipt's
 //! transaction has committed (SQLite `synchronous=FULL`, PostgreSQL's default
 //! `synchronous_commit`). One fsync per receipt would cap us far below what
-//! the crypto allows, so one writer per process takes every receipt waiting
-//! in its queue (up to [`MAX_BATCH`]) into one transaction and answers them
-//! all after its COMMIT.
+//! the crypto allows, so one writer per process takes every job waiting in
+//! its queue (up to [`MAX_BATCH`]) into one transaction and answers them all
+//! after its COMMIT. A job is a receipt, a notice (stored once per hash, so a
+//! page of new visitors costs one fsync, not one each) or a health probe.
+//!
+//! # Health
+//!
+//! [`Store::probe`] is what `/healthz` asks: can this store be read and
+//! written *now*? It reads on the reader's connection and writes one row of
+//! the `health` table as a job of the group commit, so it passes only when a
+//! batch commits through the very writer, connection, lock and disk that
+//! receipts use (and costs no fsync of its own while receipts flow). On
+//! SQLite it first checks that the database path still names the file the
+//! store opened (device and inode): a file moved away or replaced would
+//! otherwise take every receipt into the wrong database. The writer makes
+//! that check before every batch too, and fails the batch while it does not
+//! hold, so receipts are refused rather than written elsewhere; once the file
+//! is back (or writable again, or the database reachable again) the next
+//! batch succeeds, with no restart. Results are reused for [`PROBE_REUSE`],
+//! so a flood of health checks costs one probe a second.
 //!
 //! # Logs
 //!
@@ -46,6 +63,7 @@ mod sqlite;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use consentry_receipt::verify::{hex, sha256};
 use tokio::sync::{mpsc, oneshot};
@@ -53,12 +71,17 @@ use tokio::sync::{mpsc, oneshot};
 use crate::keys::{countersignature_payload, Countersigner};
 use crate::log::{self, Checkpoint, CompactRange, Hash, Recorder, Subtree};
 
-/// Receipts per transaction at most: enough to amortize the fsync, small
-/// enough that a batch's latency stays a few milliseconds.
+/// Jobs (receipts, notices, probes) per transaction at most: enough to
+/// amortize the fsync, small enough that a batch's latency stays a few
+/// milliseconds.
 pub const MAX_BATCH: usize = 512;
-/// Receipts waiting for the writer at most; beyond it callers wait, which
-/// is the backpressure a flood needs.
+/// Jobs waiting for the writer at most; beyond it callers wait, which is
+/// the backpressure a flood needs.
 const QUEUE: usize = 4096;
+/// How long a probe's result is answered again without probing: health
+/// checks come from every load balancer every few seconds, and a flood of
+/// them must not become a flood of write transactions.
+pub const PROBE_REUSE: Duration = Duration::from_secs(1);
 /// Rows per page when reading a chain (export, audit): memory stays bounded
 /// however long the chain is.
 pub const PAGE: usize = 500;
@@ -211,11 +234,68 @@ impl From<tokio_postgres::Error> for StoreError {
     }
 }
 
-type Reply = oneshot::Sender<Result<Appended, StoreError>>;
+/// Why the store failed its probe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeFailure {
+    /// Short and fixed, safe to tell anyone (`/healthz` says it): never a
+    /// path, a host or a server message.
+    pub reason: &'static str,
+    /// The whole cause, paths included, for the operator's log.
+    pub cause: StoreError,
+}
 
-struct Job {
-    receipt: NewReceipt,
-    reply: Reply,
+/// A notice text, stored once per hash (see [`Store::put_notice`]).
+struct NewNotice {
+    sha256: String,
+    site: String,
+    text: String,
+    received_at: String,
+}
+
+type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
+
+/// What the writer is asked to do. Every kind is written in the batch's one
+/// transaction and answered after its COMMIT.
+enum Job {
+    Receipt(NewReceipt, Reply<Appended>),
+    /// Answered `true` when the text was new.
+    Notice(NewNotice, Reply<bool>),
+    /// Answered when a batch holding a write of the `health` row committed.
+    Probe(Reply<()>),
+}
+
+/// A batch's jobs by kind, in arrival order: what a backend writes.
+struct Work<'a> {
+    receipts: Vec<&'a NewReceipt>,
+    notices: Vec<&'a NewNotice>,
+    /// Some job is a probe: the `health` row is written once, whatever
+    /// their number.
+    probe: bool,
+}
+
+impl<'a> Work<'a> {
+    fn of(batch: &'a [Job]) -> Work<'a> {
+        let mut work = Work {
+            receipts: Vec::new(),
+            notices: Vec::new(),
+            probe: false,
+        };
+        for job in batch {
+            match job {
+                Job::Receipt(receipt, _) => work.receipts.push(receipt),
+                Job::Notice(notice, _) => work.notices.push(notice),
+                Job::Probe(_) => work.probe = true,
+            }
+        }
+        work
+    }
+}
+
+/// What a committed batch did: one outcome per receipt and one "new" per
+/// notice of its [`Work`], in order.
+struct Written {
+    receipts: Vec<Appended>,
+    notices: Vec<bool>,
 }
 
 /// What [`Store::get`] found under a receipt id.
@@ -235,7 +315,13 @@ pub enum Lookup {
 pub struct Store {
     writer: mpsc::Sender<Job>,
     reader: Reader,
+    /// The last probe's time and result (see [`PROBE_REUSE`]); the lock
+    /// also lets only one probe run at a time.
+    probed: Arc<tokio::sync::Mutex<Option<LastProbe>>>,
 }
+
+/// When a probe ran, and what it found.
+type LastProbe = (Instant, Result<(), ProbeFailure>);
 
 #[derive(Clone)]
 enum Reader {
@@ -274,7 +360,7 @@ impl Store {
                 "database URL must start with sqlite:// or postgres://, not {url:?}"
             )));
         };
-        let store = Store { writer, reader };
+        let store = Store::with(writer, reader);
         store.check_origin(&origin).await?;
         Ok(store)
     }
@@ -294,7 +380,7 @@ impl Store {
                 "database URL must start with sqlite:// or postgres://, not {url:?}"
             )));
         };
-        let store = Store { writer, reader };
+        let store = Store::with(writer, reader);
         // A database of a release before the tree has no leaf hashes.
         store.page("", 0, 1).await.map_err(|err| {
             StoreError(format!(
@@ -305,16 +391,63 @@ impl Store {
         Ok(store)
     }
 
+    fn with(writer: mpsc::Sender<Job>, reader: Reader) -> Store {
+        Store {
+            writer,
+            reader,
+            probed: Arc::default(),
+        }
+    }
+
+    /// Queues one job for the writer and waits for its answer.
+    async fn ask<T>(&self, job: impl FnOnce(Reply<T>) -> Job) -> Result<T, StoreError> {
+        let stopped = || StoreError("the store writer has stopped".into());
+        let (reply, answer) = oneshot::channel();
+        self.writer.send(job(reply)).await.map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+
     /// Appends one receipt; answers after the batch holding it has committed.
     pub async fn append(&self, receipt: NewReceipt) -> Result<Appended, StoreError> {
-        let (reply, answer) = oneshot::channel();
-        self.writer
-            .send(Job { receipt, reply })
-            .await
-            .map_err(|_| StoreError("the store writer has stopped".into()))?;
-        answer
-            .await
-            .map_err(|_| StoreError("the store writer has stopped".into()))?
+        self.ask(|reply| Job::Receipt(receipt, reply)).await
+    }
+
+    /// Whether the store can be read and written now (see the module docs,
+    /// "Health"). Not bounded in time here: `/healthz` bounds it. A result
+    /// younger than [`PROBE_REUSE`] is answered again; one probe runs at a
+    /// time, and callers arriving meanwhile get its result.
+    pub async fn probe(&self) -> Result<(), ProbeFailure> {
+        let mut last = self.probed.lock().await;
+        if let Some((at, result)) = &*last {
+            if at.elapsed() < PROBE_REUSE {
+                return result.clone();
+            }
+        }
+        let result = self.probe_now().await;
+        *last = Some((Instant::now(), result.clone()));
+        result
+    }
+
+    async fn probe_now(&self) -> Result<(), ProbeFailure> {
+        if let Reader::Sqlite(r) = &self.reader {
+            r.check_file()?;
+        }
+        let read = async {
+            match &self.reader {
+                Reader::Sqlite(r) => r.probe().await,
+                Reader::Postgres(r) => r.probe().await,
+            }
+        };
+        let write = self.ask(Job::Probe);
+        let (read, write) = tokio::join!(read, write);
+        read.map_err(|cause| ProbeFailure {
+            reason: "the store cannot be read",
+            cause,
+        })?;
+        write.map_err(|cause| ProbeFailure {
+            reason: "the store cannot be written",
+            cause,
+        })
     }
 
     /// The receipt `receipt_id` names: with `key` (a subject key
@@ -392,7 +525,8 @@ impl Store {
         }
     }
 
-    /// Stores a notice text once per hash; `true` when it is new.
+    /// Stores a notice text once per hash; `true` when it is new. Written by
+    /// the writer in its batch, like a receipt, and answered after COMMIT.
     pub async fn put_notice(
         &self,
         sha256: &str,
@@ -400,13 +534,13 @@ impl Store {
         text: &str,
         received_at: &str,
     ) -> Result<bool, StoreError> {
-        match &self.reader {
-            Reader::Sqlite(r) => {
-                r.put_notice(sha256.into(), site.into(), text.into(), received_at.into())
-                    .await
-            }
-            Reader::Postgres(r) => r.put_notice(sha256, site, text, received_at).await,
-        }
+        let notice = NewNotice {
+            sha256: sha256.to_owned(),
+            site: site.to_owned(),
+            text: text.to_owned(),
+            received_at: received_at.to_owned(),
+        };
+        self.ask(|reply| Job::Notice(notice, reply)).await
     }
 
     /// Deletes the personal data of `site`'s receipts received before
@@ -627,18 +761,40 @@ fn drain(first: Job, jobs: &mut mpsc::Receiver<Job>) -> Vec<Job> {
 }
 
 /// Answers every job of a batch: with its outcome after COMMIT, or with the
-/// error that rolled the whole batch back (nothing half-written).
-fn answer(batch: Vec<Job>, outcome: Result<Vec<Appended>, StoreError>) {
-    match outcome {
-        Ok(results) => {
-            for (job, result) in batch.into_iter().zip(results) {
-                let _ = job.reply.send(Ok(result));
-            }
-        }
+/// error that rolled the whole batch back (nothing half-written). A caller
+/// that stopped waiting (a health check past its time) is skipped.
+fn answer(batch: Vec<Job>, outcome: Result<Written, StoreError>) {
+    let (mut receipts, mut notices) = match outcome {
+        Ok(written) => (written.receipts.into_iter(), written.notices.into_iter()),
         Err(err) => {
             tracing::error!("store batch rolled back: {err}");
             for job in batch {
-                let _ = job.reply.send(Err(err.clone()));
+                match job {
+                    Job::Receipt(_, reply) => {
+                        let _ = reply.send(Err(err.clone()));
+                    }
+                    Job::Notice(_, reply) => {
+                        let _ = reply.send(Err(err.clone()));
+                    }
+                    Job::Probe(reply) => {
+                        let _ = reply.send(Err(err.clone()));
+                    }
+                }
+            }
+            return;
+        }
+    };
+    let lost = || StoreError("unreachable: the writer wrote fewer outcomes than jobs".into());
+    for job in batch {
+        match job {
+            Job::Receipt(_, reply) => {
+                let _ = reply.send(receipts.next().ok_or_else(lost));
+            }
+            Job::Notice(_, reply) => {
+                let _ = reply.send(notices.next().ok_or_else(lost));
+            }
+            Job::Probe(reply) => {
+                let _ = reply.send(Ok(()));
             }
         }
     }
@@ -1103,8 +1259,24 @@ CREATE TABLE IF NOT EXISTS notices (
     text TEXT NOT NULL,
     received_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS health (
+    id INTEGER PRIMARY KEY,
+    checked_at TEXT NOT NULL
+);
 "
 );
+
+/// A notice, once per hash: the writer learns "new" from the row count.
+const INSERT_NOTICE: &str = "INSERT INTO notices (sha256, site, text, received_at) \
+     VALUES ($1, $2, $3, $4) ON CONFLICT (sha256) DO NOTHING";
+/// The probe's write: one row, rewritten by every batch holding a probe, so
+/// the table never grows. Collectors sharing a PostgreSQL database share the
+/// row too: a batch with a probe may wait for another's COMMIT, milliseconds,
+/// as batches of one site already do for its head row.
+const PROBE_WRITE: &str = "INSERT INTO health (id, checked_at) VALUES (1, $1) \
+     ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at";
+/// The probe's read: a table every store has, the row the last probe wrote.
+const PROBE_READ: &str = "SELECT COUNT(*) FROM health";
 
 /// Where SQLite's migration copies a table made when `receipt_id` was
 /// UNIQUE on its own (a column constraint SQLite cannot drop).

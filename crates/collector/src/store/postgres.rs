@@ -2,38 +2,270 @@
 //! them can write to one database, because every batch locks the head rows
 //! of the sites it appends to (`SELECT … FOR UPDATE`, in site order so two
 //! writers never deadlock) before reading them.
+//!
+//! # Connections
+//!
+//! Every connection (the writer's, the reader's, a retention pass's) is
+//! made by one [`Connector`], from the URL with these defaults:
+//!
+//! - **connect timeout** 10 s ([`CONNECT_TIMEOUT`]) unless the URL sets
+//!   `connect_timeout`, bounding the whole connect (TCP, TLS, login), not
+//!   only the TCP attempt tokio-postgres bounds;
+//! - **statement timeout** 30 s ([`STATEMENT_TIMEOUT`]), `SET` after login
+//!   (a startup `options` parameter is refused by PgBouncer), unless the
+//!   URL's `options` set `statement_timeout`; the migration at start lifts it
+//!   for its own transaction;
+//! - **TLS** as the URL's `sslmode` asks (see [`TlsMode`]): rustls on ring,
+//!   verifying the server's certificate and host name against Mozilla's
+//!   roots, or the CA file `sslrootcert` names.
+//!
+//! A failed batch (after its one retry, or given up on after
+//! [`BATCH_TIMEOUT`]) drops the writer's connection, and the next batch
+//! connects afresh: a session left on a read-only server by a
+//! failover, or holding a setting changed since, never outlives the failure.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures_util::future::try_join_all;
 use tokio::sync::mpsc;
-use tokio_postgres::{Client, NoTls, Row};
+use tokio_postgres::config::SslMode;
+use tokio_postgres::{Client, Config, NoTls, Row, Socket};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::{
     answer, build_log, drain, hex, node_key, now_rfc3339, plan, Appended, Head, Job, LegacyRow,
-    NewReceipt, Origin, StoreError, StoredReceipt, BY_ID, BY_ID_AND_KEY, COLUMNS, GENESIS,
-    HOLDS_RECEIPTS, INDEXES, PRUNE_CHUNK, ROW_COLUMNS, SCHEMA,
+    NewReceipt, Origin, StoreError, StoredReceipt, Work, Written, BY_ID, BY_ID_AND_KEY, COLUMNS,
+    GENESIS, HOLDS_RECEIPTS, INDEXES, INSERT_NOTICE, PROBE_READ, PROBE_WRITE, PRUNE_CHUNK,
+    ROW_COLUMNS, SCHEMA,
 };
 use crate::keys::Countersigner;
 
 /// Any fixed number: collectors starting together create the tables one at a time.
 const SCHEMA_LOCK: i64 = 0x636f_6e73_656e_7472;
 
-async fn connect(url: &str) -> Result<Client, StoreError> {
-    let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
+/// A connection not made by then is given up (libpq has no default; ours
+/// is generous for a database across a network and short enough that a
+/// writer facing a dead address answers its batch within the widget's
+/// patience, which sends it again later).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Every statement the collector runs takes milliseconds (a batch's, a
+/// page of an export of 500 rows, a prune chunk of 1000): one still running
+/// after 30 s waits on a lock someone forgot, or a server in trouble, and
+/// holding the writer that long helps no one.
+pub const STATEMENT_TIMEOUT: &str = "30s";
+/// A batch not committed by then is given up and its connection dropped:
+/// the server or the network hangs, where the server's statement timeout
+/// cannot fire. Receipts answered so may still have committed; their
+/// retries are then answered as duplicates.
+const BATCH_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What `sslmode` asks, in libpq's words; tokio-postgres itself knows only
+/// `disable`, `prefer` and `require`, and never verifies anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TlsMode {
+    /// `disable`, `allow`, or no `sslmode`: plain TCP, as this collector
+    /// always connected. (`allow` would try TLS after a refusal; a server
+    /// that demands TLS wants `require`.)
+    Off,
+    /// `prefer`: TLS when the server offers it, plain TCP when it does not
+    /// (libpq's default, kept for URLs that say so). Unlike libpq, a server
+    /// that offers TLS must pass verification: an unverifiable certificate
+    /// is an error, never a silent plain connection.
+    Prefer,
+    /// `require`, `verify-ca`, `verify-full`: TLS or no connection, and the
+    /// certificate's chain and host name are verified in all three (libpq's
+    /// `require` checks neither, `verify-ca` not the name: stricter here,
+    /// since a receipt store is worth an attacker's while).
+    Require,
+}
+
+/// How every connection to the store is made (see the module docs).
+pub(super) struct Connector {
+    config: Config,
+    tls: Option<MakeRustlsConnect>,
+    /// The whole connect's bound: `connect_timeout` per address tried.
+    timeout: Duration,
+    /// Run after login, unless the URL's own `options` set the timeout.
+    setup: Option<String>,
+}
+
+impl Connector {
+    /// Never echoes the URL, which may hold a password.
+    pub(super) fn new(url: &str) -> Result<Connector, StoreError> {
+        let (rest, mode, root_file) = tls_settings(url)?;
+        let mut config: Config = rest
+            .parse()
+            .map_err(|err| StoreError(format!("postgres URL: {err}")))?;
+        config.ssl_mode(match mode {
+            TlsMode::Off => SslMode::Disable,
+            TlsMode::Prefer => SslMode::Prefer,
+            TlsMode::Require => SslMode::Require,
+        });
+        let per_attempt = match config.get_connect_timeout() {
+            Some(set) => *set,
+            None => {
+                config.connect_timeout(CONNECT_TIMEOUT);
+                CONNECT_TIMEOUT
+            }
+        };
+        let addresses = config.get_hosts().len().max(config.get_hostaddrs().len());
+        let timeout = per_attempt.saturating_mul(u32::try_from(addresses.max(1)).unwrap_or(1));
+        let setup = match config.get_options() {
+            Some(options) if options.contains("statement_timeout") => None,
+            _ => Some(format!("SET statement_timeout = '{STATEMENT_TIMEOUT}'")),
+        };
+        let tls = match mode {
+            TlsMode::Off => None,
+            TlsMode::Prefer | TlsMode::Require => Some(rustls_connector(root_file.as_deref())?),
+        };
+        Ok(Connector {
+            config,
+            tls,
+            timeout,
+            setup,
+        })
+    }
+
+    async fn connect(&self) -> Result<Client, StoreError> {
+        let connecting = async {
+            let client = match &self.tls {
+                None => drive(self.config.connect(NoTls).await?),
+                Some(tls) => drive(self.config.connect(tls.clone()).await?),
+            };
+            if let Some(setup) = &self.setup {
+                client.batch_execute(setup).await?;
+            }
+            Ok(client)
+        };
+        tokio::time::timeout(self.timeout, connecting)
+            .await
+            .map_err(|_| {
+                StoreError(format!(
+                    "postgres: no connection within {} s",
+                    self.timeout.as_secs()
+                ))
+            })?
+    }
+}
+
+/// Runs a connection's I/O on its own task; the client is what is used.
+fn drive<T>((client, connection): (Client, tokio_postgres::Connection<Socket, T>)) -> Client
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     tokio::spawn(async move {
         if let Err(err) = connection.await {
             tracing::error!("postgres connection: {err}");
         }
     });
-    Ok(client)
+    client
+}
+
+/// Takes `sslmode` and `sslrootcert` out of the URL's query (tokio-postgres
+/// refuses libpq's `verify-ca`, `verify-full` and `allow`, and knows no
+/// `sslrootcert`): the rest of the URL, the mode, and the CA file if any.
+fn tls_settings(url: &str) -> Result<(String, TlsMode, Option<String>), StoreError> {
+    let Some((base, query)) = url.split_once('?') else {
+        return Ok((url.to_owned(), TlsMode::Off, None));
+    };
+    let (mut mode, mut root_file, mut kept) = (TlsMode::Off, None, Vec::new());
+    for pair in query.split('&') {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        match key {
+            "sslmode" => {
+                mode = match percent_decode(value).as_deref() {
+                    Some("disable" | "allow") => TlsMode::Off,
+                    Some("prefer") => TlsMode::Prefer,
+                    Some("require" | "verify-ca" | "verify-full") => TlsMode::Require,
+                    _ => {
+                        return Err(StoreError(format!(
+                            "postgres URL: sslmode {value:?} is not one of disable, allow, \
+                             prefer, require, verify-ca, verify-full"
+                        )))
+                    }
+                }
+            }
+            "sslrootcert" => {
+                root_file = Some(percent_decode(value).ok_or_else(|| {
+                    StoreError("postgres URL: sslrootcert is not a valid path".into())
+                })?);
+            }
+            _ => kept.push(pair),
+        }
+    }
+    let rest = if kept.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
+    Ok((rest, mode, root_file))
+}
+
+/// `%XX` escapes decoded (what a path in a URL's query needs); `None` for a
+/// bad escape or bytes that are not UTF-8.
+fn percent_decode(value: &str) -> Option<String> {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = value.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// The TLS connector: rustls with ring (already built for the receipt
+/// crate and the witness client), no process-wide provider needed. The
+/// roots are Mozilla's (`webpki-roots`, compiled in: a container's system
+/// store is often empty), or exactly the certificates of the PEM file
+/// `sslrootcert` names (a managed database's own CA, such as RDS's);
+/// libpq's `sslrootcert=system` means Mozilla's roots here.
+fn rustls_connector(root_file: Option<&str>) -> Result<MakeRustlsConnect, StoreError> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::CertificateDer;
+
+    let roots = match root_file {
+        None | Some("system") => rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        },
+        Some(path) => {
+            let bad = |err: &dyn std::fmt::Display| {
+                StoreError(format!("postgres sslrootcert {path}: {err}"))
+            };
+            let mut roots = rustls::RootCertStore::empty();
+            for cert in CertificateDer::pem_file_iter(path).map_err(|err| bad(&err))? {
+                roots
+                    .add(cert.map_err(|err| bad(&err))?)
+                    .map_err(|err| bad(&err))?;
+            }
+            if roots.is_empty() {
+                return Err(bad(&"no certificate in the file"));
+            }
+            roots
+        }
+    };
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|err| StoreError(format!("postgres TLS: {err}")))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(MakeRustlsConnect::new(config))
 }
 
 /// The read connection, replaced when it drops (a restarted or failed-over
 /// database), so a long-running collector recovers without a restart.
 pub(super) struct Reader {
-    url: String,
+    connector: Arc<Connector>,
     client: tokio::sync::RwLock<Arc<Client>>,
 }
 
@@ -43,8 +275,13 @@ pub(super) async fn open(
     signer: Arc<Countersigner>,
     origin: Origin,
 ) -> Result<Reader, StoreError> {
-    let mut writer = connect(url).await?;
+    let connector = Arc::new(Connector::new(url)?);
+    let mut writer = connector.connect().await?;
     let tx = writer.transaction().await?;
+    // This transaction may wait for another collector's migration and then
+    // build indexes or logs over a large database: no statement timeout for
+    // it (an operator watches a start).
+    tx.batch_execute("SET LOCAL statement_timeout = 0").await?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
         .await?;
     tx.batch_execute(SCHEMA).await?;
@@ -100,10 +337,16 @@ pub(super) async fn open(
     }
     build_missing_logs(&tx, &signer, &origin).await?;
     tx.commit().await?;
-    let reader = connect(url).await?;
-    tokio::spawn(write_loop(url.to_owned(), writer, jobs, signer, origin));
+    let reader = connector.connect().await?;
+    tokio::spawn(write_loop(
+        Arc::clone(&connector),
+        writer,
+        jobs,
+        signer,
+        origin,
+    ));
     Ok(Reader {
-        url: url.to_owned(),
+        connector,
         client: tokio::sync::RwLock::new(Arc::new(reader)),
     })
 }
@@ -200,53 +443,119 @@ async fn insert_nodes<'a>(
 
 /// A read connection only (see `Store::open_to_read`).
 pub(super) async fn open_to_read(url: &str) -> Result<Reader, StoreError> {
-    let reader = connect(url).await?;
+    let connector = Arc::new(Connector::new(url)?);
+    let reader = connector.connect().await?;
     Ok(Reader {
-        url: url.to_owned(),
+        connector,
         client: tokio::sync::RwLock::new(Arc::new(reader)),
     })
 }
 
 async fn write_loop(
-    url: String,
-    mut client: Client,
+    connector: Arc<Connector>,
+    client: Client,
     mut jobs: mpsc::Receiver<Job>,
     signer: Arc<Countersigner>,
     origin: Origin,
 ) {
+    let mut kept = Some(client);
     while let Some(first) = jobs.recv().await {
         let batch = drain(first, &mut jobs);
-        // A restarted or failed-over database: reconnect rather than fail
-        // every batch from now on.
-        if client.is_closed() {
-            match connect(&url).await {
-                Ok(fresh) => client = fresh,
+        // A restarted or failed-over database, or a connection dropped after
+        // a failure: connect anew rather than fail every batch from now on.
+        let mut client = match kept.take().filter(|c| !c.is_closed()) {
+            Some(client) => client,
+            None => match connector.connect().await {
+                Ok(fresh) => fresh,
                 Err(err) => {
                     answer(batch, Err(err));
                     continue;
                 }
-            }
-        }
-        let receipts: Vec<&NewReceipt> = batch.iter().map(|job| &job.receipt).collect();
-        let mut outcome = write_batch(&mut client, &receipts, &signer, &origin).await;
+            },
+        };
+        let work = Work::of(&batch);
+        let mut outcome = bounded(write_batch(&mut client, &work, &signer, &origin)).await;
         // The batch rolled back as a whole. Once more: a receipt (same id,
         // same key) that another collector committed for another site in the
         // meantime (unique violation) is then seen as stored and answered as
-        // a duplicate or a conflict.
-        if outcome.is_err() && !client.is_closed() {
-            outcome = write_batch(&mut client, &receipts, &signer, &origin).await;
+        // a duplicate or a conflict. Not after a timeout: that connection
+        // hangs.
+        if matches!(outcome, Err(Failed::Rolled(_))) && !client.is_closed() {
+            outcome = bounded(write_batch(&mut client, &work, &signer, &origin)).await;
         }
+        let outcome = match outcome {
+            Ok(written) => {
+                kept = Some(client);
+                Ok(written)
+            }
+            // Dropped, not kept (see the module docs).
+            Err(Failed::Rolled(err) | Failed::Hung(err)) => Err(err),
+        };
         answer(batch, outcome);
     }
 }
 
+/// How a batch failed: rolled back by an error, or given up on.
+enum Failed {
+    Rolled(StoreError),
+    Hung(StoreError),
+}
+
+async fn bounded(
+    batch: impl std::future::Future<Output = Result<Written, StoreError>>,
+) -> Result<Written, Failed> {
+    match tokio::time::timeout(BATCH_TIMEOUT, batch).await {
+        Ok(outcome) => outcome.map_err(Failed::Rolled),
+        Err(_) => Err(Failed::Hung(StoreError(format!(
+            "postgres: the batch did not commit within {} s",
+            BATCH_TIMEOUT.as_secs()
+        )))),
+    }
+}
+
+/// One transaction for the whole batch: receipts, notices, the probe's row.
 async fn write_batch(
     client: &mut Client,
+    work: &Work<'_>,
+    signer: &Countersigner,
+    origin: &Origin,
+) -> Result<Written, StoreError> {
+    let tx = client.transaction().await?;
+    let now = now_rfc3339();
+    let receipts = if work.receipts.is_empty() {
+        Vec::new()
+    } else {
+        write_receipts(&tx, &work.receipts, signer, origin, &now).await?
+    };
+    let notices = if work.notices.is_empty() {
+        Vec::new()
+    } else {
+        let insert = tx.prepare(INSERT_NOTICE).await?;
+        // Pipelined, in order: a second copy of a text in the batch finds
+        // the first one's row and is answered "not new".
+        try_join_all(work.notices.iter().map(|n| async {
+            tx.execute(&insert, &[&n.sha256, &n.site, &n.text, &n.received_at])
+                .await
+        }))
+        .await?
+        .into_iter()
+        .map(|inserted| inserted == 1)
+        .collect()
+    };
+    if work.probe {
+        tx.execute(PROBE_WRITE, &[&now]).await?;
+    }
+    tx.commit().await?;
+    Ok(Written { receipts, notices })
+}
+
+async fn write_receipts(
+    tx: &tokio_postgres::Transaction<'_>,
     batch: &[&NewReceipt],
     signer: &Countersigner,
     origin: &Origin,
+    now: &str,
 ) -> Result<Vec<Appended>, StoreError> {
-    let tx = client.transaction().await?;
     let sites: BTreeSet<&str> = batch.iter().map(|r| r.site.as_str()).collect();
     let genesis = consentry_receipt::verify::hex(&GENESIS);
     let mut heads = BTreeMap::new();
@@ -283,7 +592,7 @@ async fn write_batch(
             .push(row);
     }
 
-    let plan = plan(batch, existing, heads, signer, origin, &now_rfc3339())?;
+    let plan = plan(batch, existing, heads, signer, origin, now)?;
     let insert = tx
         .prepare(&format!(
             "INSERT INTO receipts ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
@@ -309,7 +618,7 @@ async fn write_batch(
         tx.execute(&insert, &params).await
     }))
     .await?;
-    insert_nodes(&tx, plan.nodes.iter().map(|(site, n)| (site.as_str(), n))).await?;
+    insert_nodes(tx, plan.nodes.iter().map(|(site, n)| (site.as_str(), n))).await?;
     for (site, head) in &plan.heads {
         tx.execute(
             "UPDATE site_heads SET seq = $2, chain_hash = $3, tree = $4, checkpoint = $5 WHERE site = $1",
@@ -317,7 +626,6 @@ async fn write_batch(
         )
         .await?;
     }
-    tx.commit().await?;
     Ok(plan.outcomes)
 }
 
@@ -349,7 +657,7 @@ impl Reader {
         }
         let mut slot = self.client.write().await;
         if slot.is_closed() {
-            *slot = Arc::new(connect(&self.url).await?);
+            *slot = Arc::new(self.connector.connect().await?);
         }
         Ok(Arc::clone(&*slot))
     }
@@ -428,23 +736,11 @@ impl Reader {
         Ok(!row.get::<_, bool>(0))
     }
 
-    pub(super) async fn put_notice(
-        &self,
-        sha256: &str,
-        site: &str,
-        text: &str,
-        received_at: &str,
-    ) -> Result<bool, StoreError> {
-        let inserted = self
-            .client()
-            .await?
-            .execute(
-                "INSERT INTO notices (sha256, site, text, received_at) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (sha256) DO NOTHING",
-                &[&sha256, &site, &text, &received_at],
-            )
-            .await?;
-        Ok(inserted == 1)
+    /// The probe's read, on the reader's connection (reconnecting if it
+    /// dropped, as every read does).
+    pub(super) async fn probe(&self) -> Result<(), StoreError> {
+        self.client().await?.query_one(PROBE_READ, &[]).await?;
+        Ok(())
     }
 
     pub(super) async fn prune(
@@ -456,7 +752,7 @@ impl Reader {
     ) -> Result<u64, StoreError> {
         // Its own connection: a transaction needs `&mut Client`, and the
         // shared reader serves other requests meanwhile.
-        let mut client = connect(&self.url).await?;
+        let mut client = self.connector.connect().await?;
         let tx = client.transaction().await?;
         let pruned = tx
             .execute(
@@ -557,5 +853,144 @@ impl Reader {
             .query_opt("SELECT text FROM notices WHERE sha256 = $1", &[&sha256])
             .await?;
         Ok(row.map(|row| row.get(0)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A self-signed CA (P-256), as a `sslrootcert` file would hold one.
+    const CA_PEM: &str = "-----BEGIN CERTIFICATE-----
+MIIBjjCCATWgAwIBAgIUfuzLBknA8UVp1SCzFX162LZDODMwCgYIKoZIzj0EAwIw
+HDEaMBgGA1UEAwwRY29uc2VudHJ5IHRlc3QgQ0EwIBcNMjYxMjAyMDEzMjE1WhgP
+MjEyNjExMDgwMTMyMTVaMBwxGjAYBgNVBAMMEWNvbnNlbnRyeSB0ZXN0IENBMFkw
+EwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAExXjGcBkzzUhbtzpHOEA6hV0/Dz3xu2GA
+JVjfpIsjjQl3gziWY3ZOlI8eIvNtepWpETbjXtnNBMzctOg3vRAYa6NTMFEwHQYD
+VR0OBBYEFEZyGa56S1jGTyv03aCAQjz9wfbxMB8GA1UdIwQYMBaAFEZyGa56S1jG
+Tyv03aCAQjz9wfbxMA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZIzj0EAwIDRwAwRAIg
+B5Ksu/8806LGEzw/8tUgev8EAOdXEFAwS5UAL6urcx8CIEq3kGVu/M96/slh+ugZ
+eL4tfzeMnyVGfUyH/NLkw0hz
+-----END CERTIFICATE-----
+";
+
+    fn with_param(url: &str, param: &str) -> String {
+        let sep = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{sep}{param}")
+    }
+
+    fn error_of(url: &str) -> String {
+        match Connector::new(url) {
+            Ok(_) => panic!("{url} was accepted"),
+            Err(err) => err.0,
+        }
+    }
+
+    #[test]
+    fn the_urls_sslmode_picks_the_connector() {
+        let base = "postgres://consentry:secret@db.example:5432/consentry";
+        for (query, tls, mode) in [
+            ("", false, SslMode::Disable),
+            ("?sslmode=disable", false, SslMode::Disable),
+            ("?sslmode=allow", false, SslMode::Disable),
+            ("?sslmode=prefer", true, SslMode::Prefer),
+            ("?sslmode=require", true, SslMode::Require),
+            ("?sslmode=verify-ca", true, SslMode::Require),
+            ("?sslmode=verify-full", true, SslMode::Require),
+            (
+                "?application_name=shop&sslmode=verify-full&connect_timeout=3",
+                true,
+                SslMode::Require,
+            ),
+        ] {
+            let url = format!("{base}{query}");
+            let connector = Connector::new(&url).unwrap_or_else(|err| panic!("{url}: {err}"));
+            assert_eq!(connector.tls.is_some(), tls, "{query}");
+            assert_eq!(connector.config.get_ssl_mode(), mode, "{query}");
+            assert_eq!(connector.config.get_dbname(), Some("consentry"), "{query}");
+        }
+        let kept = Connector::new(&format!(
+            "{base}?application_name=shop&sslmode=verify-full&connect_timeout=3"
+        ))
+        .expect("accepted");
+        assert_eq!(kept.config.get_application_name(), Some("shop"));
+        assert_eq!(
+            kept.config.get_connect_timeout(),
+            Some(&Duration::from_secs(3))
+        );
+
+        let refused = error_of(&format!("{base}?sslmode=verify-everything"));
+        assert!(refused.contains("sslmode"), "{refused}");
+        assert!(
+            !refused.contains("secret"),
+            "the password leaked: {refused}"
+        );
+    }
+
+    #[test]
+    fn timeouts_have_defaults_and_yield_to_the_url() {
+        let plain = Connector::new("postgres://u@db.example/consentry").expect("plain");
+        assert_eq!(plain.config.get_connect_timeout(), Some(&CONNECT_TIMEOUT));
+        assert_eq!(plain.timeout, CONNECT_TIMEOUT);
+        assert_eq!(
+            plain.setup.as_deref(),
+            Some("SET statement_timeout = '30s'")
+        );
+        // Two hosts: each gets its connect timeout.
+        let two = Connector::new("postgres://u@db1.example,db2.example/c?connect_timeout=4")
+            .expect("two hosts");
+        assert_eq!(two.timeout, Duration::from_secs(8));
+        let own =
+            Connector::new("postgres://u@db.example/consentry?options=-c%20statement_timeout%3D5s")
+                .expect("own timeout");
+        assert_eq!(own.config.get_options(), Some("-c statement_timeout=5s"));
+        assert_eq!(own.setup, None);
+    }
+
+    #[test]
+    fn sslrootcert_names_the_roots_and_a_bad_file_is_refused() {
+        let dir = std::env::temp_dir().join(format!("consentry-pg-roots-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let ca = dir.join("ca.pem");
+        std::fs::write(&ca, CA_PEM).expect("write ca");
+        let empty = dir.join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").expect("write empty");
+        let base = "postgres://u@db.example/consentry?sslmode=verify-full&sslrootcert=";
+
+        let connector = Connector::new(&format!("{base}{}", ca.display())).expect("the CA file");
+        assert!(connector.tls.is_some());
+        let missing = error_of(&format!("{base}{}", dir.join("gone.pem").display()));
+        assert!(missing.contains("gone.pem"), "{missing}");
+        let none = error_of(&format!("{base}{}", empty.display()));
+        assert!(none.contains("no certificate"), "{none}");
+        // A path in a URL may be escaped.
+        let escaped = ca.display().to_string().replace('/', "%2F");
+        assert!(Connector::new(&format!("{base}{escaped}")).is_ok());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Against the test server (no TLS): `require` really asks for TLS (and
+    /// fails there), `prefer` falls back to plain TCP, and every connection
+    /// has the statement timeout.
+    #[tokio::test]
+    async fn against_a_server_without_tls_require_fails_and_prefer_connects() {
+        let Ok(url) = std::env::var("CONSENTRY_TEST_POSTGRES_URL") else {
+            eprintln!("CONSENTRY_TEST_POSTGRES_URL not set: skipping");
+            return;
+        };
+        let required = Connector::new(&with_param(&url, "sslmode=require")).expect("require");
+        let err = required
+            .connect()
+            .await
+            .expect_err("no TLS on the test server");
+        assert!(err.0.contains("TLS"), "{err}");
+
+        let preferred = Connector::new(&with_param(&url, "sslmode=prefer")).expect("prefer");
+        let client = preferred.connect().await.expect("plain fallback");
+        let row = client
+            .query_one("SHOW statement_timeout", &[])
+            .await
+            .expect("show");
+        assert_eq!(row.get::<_, String>(0), STATEMENT_TIMEOUT);
     }
 }

@@ -1,17 +1,25 @@
 //! SQLite: one file, WAL (readers never wait for the writer), and
 //! `synchronous=FULL` so a committed batch survives a power cut.
+//!
+//! The writer and the reader keep their connections open for the life of
+//! the process, so they hold the file itself, not its path: a file moved
+//! away or replaced under a running collector would go on receiving its
+//! receipts, unseen. [`DbFile`] remembers which file was opened and the
+//! writer refuses every batch while the path names another one (or none).
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
 use tokio::sync::mpsc;
 
 use super::{
     answer, build_log, drain, node_key, now_rfc3339, plan, Appended, Head, Job, LegacyRow,
-    NewReceipt, StoreError, StoredReceipt, BY_ID, BY_ID_AND_KEY, COLUMNS, HOLDS_RECEIPTS, INDEXES,
-    PRUNE_CHUNK, RECEIPTS_REBUILT, ROW_COLUMNS, SCHEMA,
+    NewReceipt, ProbeFailure, StoreError, StoredReceipt, Work, Written, BY_ID, BY_ID_AND_KEY,
+    COLUMNS, HOLDS_RECEIPTS, INDEXES, INSERT_NOTICE, PROBE_READ, PROBE_WRITE, PRUNE_CHUNK,
+    RECEIPTS_REBUILT, ROW_COLUMNS, SCHEMA,
 };
 use crate::keys::Countersigner;
 
@@ -31,7 +39,7 @@ fn connect(path: &str) -> Result<Connection, StoreError> {
 /// the database file's mode, so they follow. An existing file keeps its mode.
 fn create_private(path: &str) -> Result<(), StoreError> {
     // `:memory:` and `file:` URIs are not plain paths; SQLite makes those.
-    if path.is_empty() || path == ":memory:" || path.starts_with("file:") {
+    if !is_plain_path(path) {
         return Ok(());
     }
     let mut options = std::fs::OpenOptions::new();
@@ -48,8 +56,95 @@ fn create_private(path: &str) -> Result<(), StoreError> {
     }
 }
 
+/// The database file the store opened, by device and inode: what its path
+/// must still name for a batch to be written.
+///
+/// A file moved away (or deleted) fails the check until it is moved back.
+/// A *new* file at the path (another database, an empty one, a restored
+/// backup) fails it too, until the collector is restarted: the open
+/// connections still hold the old file, and writing on into a file that no
+/// path names would lose those receipts to everyone who opens the path.
+/// Only the main file is checked: the `-wal` and `-shm` files follow it,
+/// since SQLite names them after it and the open connections keep them.
+/// Without Unix (no inode) and for `:memory:` or `file:` names, nothing is
+/// checked.
+pub(super) struct DbFile {
+    path: PathBuf,
+    /// `(device, inode)` at open; `None` when not checked.
+    id: Option<(u64, u64)>,
+}
+
+impl DbFile {
+    fn opened(path: &str) -> Result<DbFile, StoreError> {
+        let path = PathBuf::from(path);
+        let id = if is_plain_path(&path.to_string_lossy()) {
+            file_id(&path).map_err(|err| {
+                StoreError(format!(
+                    "cannot read the database file {}: {err}",
+                    path.display()
+                ))
+            })?
+        } else {
+            None
+        };
+        Ok(DbFile { path, id })
+    }
+
+    /// Whether the path still names the file opened. A `stat`: cheap
+    /// enough to run before every batch.
+    pub(super) fn check(&self) -> Result<(), ProbeFailure> {
+        let Some(opened) = self.id else {
+            return Ok(());
+        };
+        match file_id(&self.path) {
+            Ok(Some(now)) if now == opened => Ok(()),
+            Ok(_) => Err(ProbeFailure {
+                reason: "the database path holds another file than the one opened; \
+                    restart the collector to use it",
+                cause: StoreError(format!(
+                    "the database file {} is not the one this collector opened (another \
+                    device or inode): receipts are refused rather than written into a file \
+                    no path names; move the original back, or restart the collector to use \
+                    the file now there",
+                    self.path.display()
+                )),
+            }),
+            Err(err) => Err(ProbeFailure {
+                reason: "the database file was moved or deleted",
+                cause: StoreError(format!(
+                    "the database file {} is gone ({err}): receipts are refused until it is \
+                    back at that path",
+                    self.path.display()
+                )),
+            }),
+        }
+    }
+}
+
+/// `(device, inode)` of `path`; `None` where there are no inodes.
+fn file_id(path: &std::path::Path) -> std::io::Result<Option<(u64, u64)>> {
+    let meta = std::fs::metadata(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        Ok(Some((meta.dev(), meta.ino())))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        Ok(None)
+    }
+}
+
+/// A file path, not `:memory:` or a `file:` URI (which SQLite resolves).
+fn is_plain_path(path: &str) -> bool {
+    !(path.is_empty() || path == ":memory:" || path.starts_with("file:"))
+}
+
 pub(super) struct Reader {
     conn: Arc<Mutex<Connection>>,
+    /// Shared with the writer, which checks it before each batch.
+    file: Arc<DbFile>,
 }
 
 pub(super) fn open(
@@ -60,15 +155,19 @@ pub(super) fn open(
 ) -> Result<Reader, StoreError> {
     create_private(path)?;
     let mut writer = connect(path)?;
+    // After the open: the file SQLite holds is the one recorded.
+    let file = Arc::new(DbFile::opened(path)?);
     writer.execute_batch(SCHEMA)?;
     migrate(&mut writer, &signer, &origin)?;
     let reader = connect(path)?;
+    let checked = Arc::clone(&file);
     std::thread::Builder::new()
         .name("sqlite-writer".into())
-        .spawn(move || write_loop(writer, jobs, &signer, &origin))
+        .spawn(move || write_loop(writer, jobs, &checked, &signer, &origin))
         .map_err(|err| StoreError(format!("cannot start the writer thread: {err}")))?;
     Ok(Reader {
         conn: Arc::new(Mutex::new(reader)),
+        file,
     })
 }
 
@@ -85,6 +184,7 @@ pub(super) fn open_to_read(path: &str) -> Result<Reader, StoreError> {
     conn.busy_timeout(Duration::from_secs(10))?;
     Ok(Reader {
         conn: Arc::new(Mutex::new(conn)),
+        file: Arc::new(DbFile::opened(path)?),
     })
 }
 
@@ -199,28 +299,66 @@ fn migrate(
 }
 
 /// The one writer: a blocking thread, since every SQLite call blocks.
+/// Each batch is refused whole while the path does not name the file the
+/// store opened (see [`DbFile`]); a failed batch leaves the connection as
+/// it was, so the next one succeeds as soon as the cause is gone.
 fn write_loop(
     mut conn: Connection,
     mut jobs: mpsc::Receiver<Job>,
+    file: &DbFile,
     signer: &Countersigner,
     origin: &super::Origin,
 ) {
     while let Some(first) = jobs.blocking_recv() {
         let batch = drain(first, &mut jobs);
-        let receipts: Vec<&NewReceipt> = batch.iter().map(|job| &job.receipt).collect();
-        let outcome = write_batch(&mut conn, &receipts, signer, origin);
+        // Checked before BEGIN, not after COMMIT: a file moved in between
+        // (a batch takes milliseconds) still has that batch, committed and
+        // durable, and a retry of its receipts is answered as a duplicate.
+        let outcome = match file.check() {
+            Ok(()) => write_batch(&mut conn, &Work::of(&batch), signer, origin),
+            Err(failure) => Err(failure.cause),
+        };
         answer(batch, outcome);
     }
 }
 
+/// One transaction for the whole batch: receipts, notices, the probe's row.
 fn write_batch(
     conn: &mut Connection,
+    work: &Work<'_>,
+    signer: &Countersigner,
+    origin: &super::Origin,
+) -> Result<Written, StoreError> {
+    // IMMEDIATE takes the database write lock now: it is the head-row lock.
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let now = now_rfc3339();
+    let receipts = if work.receipts.is_empty() {
+        Vec::new()
+    } else {
+        write_receipts(&tx, &work.receipts, signer, origin, &now)?
+    };
+    let mut notices = Vec::with_capacity(work.notices.len());
+    if !work.notices.is_empty() {
+        let mut insert = tx.prepare_cached(INSERT_NOTICE)?;
+        for n in &work.notices {
+            let inserted = insert.execute(params![n.sha256, n.site, n.text, n.received_at])?;
+            notices.push(inserted == 1);
+        }
+    }
+    if work.probe {
+        tx.prepare_cached(PROBE_WRITE)?.execute([&now])?;
+    }
+    tx.commit()?;
+    Ok(Written { receipts, notices })
+}
+
+fn write_receipts(
+    tx: &Transaction<'_>,
     batch: &[&NewReceipt],
     signer: &Countersigner,
     origin: &super::Origin,
+    now: &str,
 ) -> Result<Vec<Appended>, StoreError> {
-    // IMMEDIATE takes the database write lock now: it is the head-row lock.
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     // One query for the whole batch's ids, every key's rows (a batch is far
     // below SQLite's 32 766 parameters).
     let mut existing: HashMap<String, Vec<StoredReceipt>> = HashMap::new();
@@ -257,7 +395,7 @@ fn write_batch(
             heads.insert(r.site.clone(), value);
         }
     }
-    let plan = plan(batch, existing, heads, signer, origin, &now_rfc3339())?;
+    let plan = plan(batch, existing, heads, signer, origin, now)?;
     {
         let mut insert = tx.prepare_cached(&format!(
             "INSERT INTO receipts ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
@@ -301,7 +439,6 @@ fn write_batch(
             ])?;
         }
     }
-    tx.commit()?;
     Ok(plan.outcomes)
 }
 
@@ -427,20 +564,17 @@ impl Reader {
         .await
     }
 
-    pub(super) async fn put_notice(
-        &self,
-        sha256: String,
-        site: String,
-        text: String,
-        received_at: String,
-    ) -> Result<bool, StoreError> {
-        self.with(move |c| {
-            let inserted = c.execute(
-                "INSERT INTO notices (sha256, site, text, received_at) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (sha256) DO NOTHING",
-                params![sha256, site, text, received_at],
-            )?;
-            Ok(inserted == 1)
+    /// The file check of [`Store::probe`](super::Store::probe).
+    pub(super) fn check_file(&self) -> Result<(), ProbeFailure> {
+        self.file.check()
+    }
+
+    /// The probe's read, on the reader's connection.
+    pub(super) async fn probe(&self) -> Result<(), StoreError> {
+        self.with(|c| {
+            c.prepare_cached(PROBE_READ)?
+                .query_row([], |row| row.get::<_, i64>(0))?;
+            Ok(())
         })
         .await
     }
@@ -452,6 +586,9 @@ impl Reader {
         now: String,
         record: String,
     ) -> Result<u64, StoreError> {
+        // The one write on this connection: refused, like the writer's
+        // batches, while the path names another file than the one opened.
+        self.file.check().map_err(|failure| failure.cause)?;
         self.with(move |c| {
             let tx = c.unchecked_transaction()?;
             let pruned = tx
@@ -540,5 +677,65 @@ impl Reader {
             )
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::keys::Countersigner;
+    use crate::store::{Origin, Store};
+
+    /// Notices queued while the writer waits are written by its next batch,
+    /// in one transaction, and a text repeated inside that batch is "new"
+    /// only for its first copy.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn notices_queued_together_are_one_batch_and_each_text_is_new_once() {
+        let dir = std::env::temp_dir().join(format!(
+            "consentry-sqlite-notices-{}-{}",
+            std::process::id(),
+            crate::now_ms()
+        ));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("consentry.db");
+        let signer = Arc::new(Countersigner::from_seed(&[7u8; 32]).expect("key"));
+        let origin = Origin::new("test.example/consentry").expect("origin");
+        let store = Store::open(&format!("sqlite://{}", path.display()), signer, origin)
+            .await
+            .expect("open");
+
+        // Another process holds the write lock: the writer's first batch
+        // waits for it, and everything queued meanwhile is the next batch.
+        let other = rusqlite::Connection::open(&path).expect("other");
+        other.execute_batch("BEGIN IMMEDIATE").expect("lock");
+        let put = |i: usize| {
+            let store = store.clone();
+            let text = format!("{{\"site\":\"s\",\"v\":{}}}", i % 4);
+            async move {
+                let sha = consentry_receipt::verify::sha256_hex(text.as_bytes());
+                store
+                    .put_notice(&sha, "s", &text, "2026-11-23T18:30:00.000Z")
+                    .await
+            }
+        };
+        let first = tokio::spawn(put(0));
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let rest: Vec<_> = (1..40).map(|i| tokio::spawn(put(i))).collect();
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        other.execute_batch("COMMIT").expect("unlock");
+
+        assert!(
+            first.await.expect("task").expect("first"),
+            "the first is new"
+        );
+        let mut new = 0;
+        for task in rest {
+            new += usize::from(task.await.expect("task").expect("put"));
+        }
+        // Texts 1, 2 and 3 are new once each; text 0 was stored first.
+        assert_eq!(new, 3);
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
