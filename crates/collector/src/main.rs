@@ -349,6 +349,10 @@ impl Prune {
         let store = Store::open(&config.database_url, Arc::clone(&signer), origin)
             .await
             .map_err(|err| anyhow::anyhow!("cannot open the store: {err}"))?;
+        store
+            .register_keys(signer.public_keys())
+            .await
+            .map_err(|err| anyhow::anyhow!("key file {}: {err}", config.key_file.display()))?;
         let passes = retention::prune_sites(
             &store,
             &signer,

@@ -56,6 +56,12 @@ impl Collector {
         };
         let sites = Sites::load(path)?;
         let (signer, store) = open_signer_and_store(config).await?;
+        // Only now, with the key decided: a key made for an empty store is
+        // named in the store once it is written to its file.
+        store
+            .register_keys(signer.public_keys())
+            .await
+            .map_err(|err| format!("key file {}: {err}", config.key_file.display()))?;
         Ok(Some(Collector::new(
             sites,
             store,

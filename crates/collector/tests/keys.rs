@@ -192,3 +192,34 @@ async fn an_unreadable_key_file_is_an_error_not_a_new_key() {
         );
     }
 }
+
+/// A second collector on the same database with another key file (it made
+/// a first key of its own, or was not given the rotated file) is refused
+/// at start, naming the key it lacks; with the same file it starts.
+#[tokio::test]
+async fn a_collector_with_another_key_file_than_the_database_names_is_refused() {
+    let setup = CollectorDir::new("key-other");
+    let collector = setup.open(None).await.expect("first start");
+    CollectorDir::store_one_receipt(&collector).await;
+    let kid = collector.signer().kid().to_owned();
+    drop(collector);
+
+    let other = setup.path("other.key");
+    consentry_collector::Countersigner::from_seed(&[5u8; 32])
+        .expect("key")
+        .persist_new(&other)
+        .expect("write");
+    let mut config = setup.config(None);
+    config.key_file = other;
+    let err = consentry_collector::Collector::open(&config)
+        .await
+        .expect_err("refused");
+    assert!(
+        err.contains(&kid) && err.contains("same key file"),
+        "names the missing key and what to do: {err}"
+    );
+    setup
+        .open(None)
+        .await
+        .expect("with the database's key file it starts");
+}

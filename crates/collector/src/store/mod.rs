@@ -574,6 +574,36 @@ impl Store {
         }
     }
 
+    /// Records `keys`' kids as this store's signing keys, and refuses when
+    /// the store names a key `keys` lack: then another collector on this
+    /// database signs with a key file this one does not have (two collectors
+    /// that each made a first key, or a key file not copied after a
+    /// rotation), and its countersignatures and checkpoints would be checked
+    /// against a JWKS that does not list its key. Only kids are kept: a
+    /// verifier never takes keys from the database it checks.
+    pub async fn register_keys(&self, keys: &crate::keys::PublicKeys) -> Result<(), StoreError> {
+        let ours: Vec<String> = keys.kids().map(str::to_owned).collect();
+        let now = now_rfc3339();
+        let known = match &self.reader {
+            Reader::Sqlite(r) => r.register_keys(ours.clone(), now).await?,
+            Reader::Postgres(r) => r.register_keys(&ours, &now).await?,
+        };
+        let missing: Vec<&str> = known
+            .iter()
+            .map(String::as_str)
+            .filter(|kid| !ours.iter().any(|o| o == kid))
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        Err(StoreError(format!(
+            "this database's receipts are also signed with key {}, which the key file does not hold: \
+             every collector on one database must use the same key file; copy it from the collector \
+             that signs with that key (after `keys rotate`, give every collector the rotated file)",
+            missing.join(", ")
+        )))
+    }
+
     /// Every signed prune record of `site`, oldest first.
     pub async fn prune_records(&self, site: &str) -> Result<Vec<String>, StoreError> {
         match &self.reader {
@@ -1239,6 +1269,10 @@ CREATE TABLE IF NOT EXISTS site_heads (
     chain_hash TEXT NOT NULL,
     tree TEXT,
     checkpoint TEXT
+);
+CREATE TABLE IF NOT EXISTS signing_keys (
+    kid TEXT PRIMARY KEY,
+    added_at TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS prune_records (
     site TEXT NOT NULL,

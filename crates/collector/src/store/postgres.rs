@@ -731,6 +731,37 @@ impl Reader {
         Ok(rows.iter().map(|row| row.get(0)).collect())
     }
 
+    /// Every kid the store knew before; `kids` are added only when they
+    /// include all of those (else nothing is written). Its own connection:
+    /// the lock that makes the check and the insert one step needs a
+    /// transaction, which the shared reader cannot hold.
+    pub(super) async fn register_keys(
+        &self,
+        kids: &[String],
+        now: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut client = self.connector.connect().await?;
+        let tx = client.transaction().await?;
+        tx.batch_execute("LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE")
+            .await?;
+        let known: Vec<String> = tx
+            .query("SELECT kid FROM signing_keys ORDER BY added_at, kid", &[])
+            .await?
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        if known.iter().all(|k| kids.contains(k)) {
+            tx.execute(
+                "INSERT INTO signing_keys (kid, added_at) SELECT kid, $2 FROM UNNEST($1::text[]) AS k(kid) \
+                 ON CONFLICT DO NOTHING",
+                &[&kids, &now],
+            )
+            .await?;
+            tx.commit().await?;
+        }
+        Ok(known)
+    }
+
     pub(super) async fn is_empty(&self) -> Result<bool, StoreError> {
         let row = self.client().await?.query_one(HOLDS_RECEIPTS, &[]).await?;
         Ok(!row.get::<_, bool>(0))

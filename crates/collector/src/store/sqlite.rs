@@ -556,6 +556,33 @@ impl Reader {
         .await
     }
 
+    /// Every kid the store knew before; `kids` are added only when they
+    /// include all of those (else nothing is written).
+    pub(super) async fn register_keys(
+        &self,
+        kids: Vec<String>,
+        now: String,
+    ) -> Result<Vec<String>, StoreError> {
+        self.with(move |c| {
+            let tx = c.unchecked_transaction()?;
+            let known = tx
+                .prepare("SELECT kid FROM signing_keys ORDER BY added_at, kid")?
+                .query_map([], |row| row.get(0))?
+                .collect::<Result<Vec<String>, _>>()?;
+            if known.iter().all(|k| kids.contains(k)) {
+                for kid in &kids {
+                    tx.execute(
+                        "INSERT INTO signing_keys (kid, added_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                        params![kid, now],
+                    )?;
+                }
+                tx.commit()?;
+            }
+            Ok(known)
+        })
+        .await
+    }
+
     pub(super) async fn is_empty(&self) -> Result<bool, StoreError> {
         self.with(|c| {
             let holds: bool = c.query_row(HOLDS_RECEIPTS, [], |row| row.get(0))?;
