@@ -3,7 +3,7 @@
 //! - `dist`: build the widget into `target/dist/` and print its sizes.
 //! - `demo [--port N]`: `dist`, then serve `www/` + `target/dist/` with the collector.
 //! - `test`: clippy, host tests, browser unit tests, `dist`, Playwright end to end.
-//! - `bench`: compare the widget's transfer size with other consent banners.
+//! - `bench`: the widget against other consent banners (bytes per visit, timings at 4× throttle), then the collector's throughput.
 //!
 //! Every command first installs what it needs and is missing (see `ensure`),
 //! so a fresh machine only needs Rust, and Debian's `apt-get` for the browser.
