@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
+import { CHROMIUM_ARGS } from './chromium.mjs';
 
 export const BASE = (process.env.CONSENTRY_BASE_URL || 'http://127.0.0.1:8080').replace(/\/+$/, '');
 
@@ -31,15 +32,6 @@ export const BANNER_TITLE = 'We value your privacy';
 export const PREFS_TITLE = 'Privacy preferences';
 export const OPTIONAL_CATEGORY_IDS = LANDING_CONFIG.categories.filter((c) => !c.necessary).map((c) => c.id);
 
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 /**
  * Registers before/after hooks that launch and close one browser for the

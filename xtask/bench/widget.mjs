@@ -52,6 +52,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { brotliCompressSync, constants as zc } from 'node:zlib';
+import { CHROMIUM_ARGS } from '../../tests/e2e/chromium.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '../..');
@@ -68,16 +69,6 @@ const ACTION_TIMEOUT = 10_000;
 const IDLE_QUIET = 1_500;
 const IDLE_MAX = 8_000;
 
-// The flags the end-to-end suite launches Chromium with (tests/e2e/helpers.mjs).
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 class HarnessError extends Error {}
 
