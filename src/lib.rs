@@ -15,6 +15,7 @@
 //!
 //! # Layout
 //! - `config`: the site config, its defaults and its checks (pure)
+//! - `checked`: what a checked config leaves for the loader's core (pure)
 //! - `consent`: choices, the `consentry` cookie format, when to ask again (pure)
 //! - `proof`: the notice, the receipt of a choice, its JWS, the retry policy (pure)
 //! - `outbox`: a receipt's journal entry and every delivery decision (pure)
@@ -25,6 +26,7 @@
 //!
 //! This file is the whole JS API; every export is documented here.
 
+pub mod checked;
 pub mod config;
 pub mod consent;
 pub mod outbox;
@@ -176,8 +178,11 @@ mod web {
     /// Starts the widget with a site config: a plain object as in
     /// `consentry.config.json`, or that JSON as text. A bad config logs one console error naming
     /// the field, and nothing is shown: gated content stays blocked.
+    ///
+    /// `adopt` is the classic loader's: its core applied the visitor's
+    /// stored choice on this page without the wasm, and hands over now.
     #[wasm_bindgen]
-    pub fn init(config: JsValue) {
+    pub fn init(config: JsValue, adopt: Option<bool>) {
         let started = WIDGET.with(|cell| cell.try_borrow().map(|w| w.is_some()).unwrap_or(true));
         if started {
             log_error("consentry: init was already called; call reset() to ask again");
@@ -202,8 +207,9 @@ mod web {
                 return;
             }
         };
-        match Widget::mount(config) {
+        match Widget::mount(config, adopt == Some(true)) {
             Ok((widget, outcome)) => {
+                keep_checked(&text, widget.config());
                 WIDGET.with(|cell| {
                     if let Ok(mut slot) = cell.try_borrow_mut() {
                         *slot = Some(widget);
@@ -212,6 +218,17 @@ mod web {
                 outcome.run();
             }
             Err(reason) => log_error(&crate::ui::dom::concat(&["consentry: ", reason])),
+        }
+    }
+
+    /// Leaves the checked config for the loader's core on the next pages
+    /// (see `checked`). Only a config that mounted gets there.
+    fn keep_checked(text: &str, config: &Config) {
+        use crate::page::courier::{record_put, ENTRY, MIGRATED};
+        let theme = crate::ui::theme_css(config);
+        let record = crate::checked::record(text, config, &theme, ENTRY, MIGRATED);
+        if !record.is_empty() {
+            record_put(crate::checked::KEY, &record);
         }
     }
 

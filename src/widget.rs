@@ -36,7 +36,8 @@ pub struct Widget {
 /// events and site callbacks can all call back into `window.consentry`.
 pub struct Outcome {
     state: Option<ConsentState>,
-    event: &'static str,
+    /// `None` when the loader's core already told the page (see `mount`).
+    event: Option<&'static str>,
     detail: JsValue,
     callbacks: Vec<js_sys::Function>,
 }
@@ -46,7 +47,9 @@ impl Outcome {
         if let Some(s) = &self.state {
             gating::release_scripts(s);
         }
-        signals::dispatch(self.event, &self.detail);
+        if let Some(event) = self.event {
+            signals::dispatch(event, &self.detail);
+        }
         for cb in &self.callbacks {
             signals::call(cb, &self.detail);
         }
@@ -55,8 +58,11 @@ impl Outcome {
 
 impl Widget {
     /// Puts the widget on the page. A stored, current choice is applied
-    /// silently; otherwise the banner asks.
-    pub fn mount(config: Config) -> Result<(Widget, Outcome), &'static str> {
+    /// silently; otherwise the banner asks. `adopted`: the loader's core has
+    /// applied the stored choice on this page already and said `ready`, and
+    /// hands the page over to the widget now (the visitor or the site asked
+    /// for more than the core does), so `ready` is not said twice.
+    pub fn mount(config: Config, adopted: bool) -> Result<(Widget, Outcome), &'static str> {
         let shell = Shell::mount(&config)?;
         let now = signals::now_s();
         let state = cookies::load_state().filter(|s| s.is_current(&config, now));
@@ -127,7 +133,7 @@ impl Widget {
         let detail = signals::consent_object(w.state.as_ref());
         let outcome = Outcome {
             state: w.state.clone(),
-            event: "consentry:ready",
+            event: (!adopted).then_some("consentry:ready"),
             detail,
             callbacks: Vec::new(),
         };
@@ -222,7 +228,7 @@ impl Widget {
         }
         Outcome {
             state: self.state.clone(),
-            event: "consentry:change",
+            event: Some("consentry:change"),
             detail,
             callbacks: self.callbacks.iter().map(|(_, f)| f.clone()).collect(),
         }

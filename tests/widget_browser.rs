@@ -32,11 +32,11 @@ fn buttons(scope: &Element) -> Vec<(String, String)> {
 fn a_bad_config_shows_nothing_then_a_good_one_runs_the_whole_api() {
     // A duplicate id is refused: nothing rendered, the API says it has not started.
     let bad = CONFIG.replace("\"id\": \"marketing\"", "\"id\": \"analytics\"");
-    consentry::init(JsValue::from_str(&bad));
+    consentry::init(JsValue::from_str(&bad), None);
     assert!(shadow().is_none(), "a bad config must not render anything");
     assert!(consentry::get_consent().is_null());
 
-    consentry::init(JsValue::from_str(CONFIG));
+    consentry::init(JsValue::from_str(CONFIG), None);
     let b = banner().expect("the banner is shown when there is no stored choice");
     let labels = buttons(&b);
     let names: Vec<&str> = labels.iter().map(|(t, _)| t.as_str()).collect();

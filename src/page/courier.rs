@@ -32,7 +32,7 @@ extern "C" {
     #[wasm_bindgen(js_name = recordGet)]
     fn record_get(key: &str) -> Option<String>;
     #[wasm_bindgen(js_name = recordPut)]
-    fn record_put(key: &str, text: &str);
+    pub(crate) fn record_put(key: &str, text: &str);
     #[wasm_bindgen(js_name = recordDelete)]
     fn record_delete(key: &str);
     #[wasm_bindgen(js_name = recordsWith)]
@@ -70,9 +70,9 @@ extern "C" {
     );
 }
 
-const ENTRY: &str = "consentry:entry:";
+pub(crate) const ENTRY: &str = "consentry:entry:";
 const LATEST: &str = "consentry:latest:";
-const MIGRATED: &str = "consentry:migrated";
+pub(crate) const MIGRATED: &str = "consentry:migrated";
 
 /// What the widget and the browser tell the courier.
 pub enum Msg {

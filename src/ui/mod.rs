@@ -14,7 +14,10 @@ use web_sys::{Element, ShadowRoot, ShadowRootInit, ShadowRootMode};
 use crate::config::Config;
 use dom::{document, el};
 
-const STYLE: &str = include_str!("style.css");
+/// `shell.css` is what the shadow root always needs (the palette and the
+/// reopen button); the loader's core, which draws the reopen button on a
+/// returning visitor's page without the wasm, carries the same file.
+const STYLE: &str = concat!(include_str!("shell.css"), include_str!("style.css"));
 
 /// The widget's host element and its shadow root. Dropping it removes the
 /// widget from the page.
@@ -40,10 +43,11 @@ impl Shell {
         let style = el(&doc, "style", &[]);
         style.set_text_content(Some(STYLE));
         let _ = root.append_child(&style);
-        if !config.theme.is_empty() {
-            let theme = el(&doc, "style", &[]);
-            theme.set_text_content(Some(&theme_css(config)));
-            let _ = root.append_child(&theme);
+        let theme = theme_css(config);
+        if !theme.is_empty() {
+            let style = el(&doc, "style", &[]);
+            style.set_text_content(Some(&theme));
+            let _ = root.append_child(&style);
         }
         let _ = body.append_child(&host);
         Ok(Shell { host, root })
@@ -55,7 +59,11 @@ impl Shell {
 /// keeps the built-in accessible palette. Values were checked by
 /// `Config::validate` (no `;`, braces, `<` or `url(`), so they cannot
 /// escape the declaration.
-fn theme_css(config: &Config) -> String {
+/// Empty when the site sets no colours.
+pub fn theme_css(config: &Config) -> String {
+    if config.theme.is_empty() {
+        return String::new();
+    }
     let mut css = String::from("@media not all and (prefers-color-scheme:dark){:host{");
     for (name, value) in &config.theme {
         css.push_str(name);

@@ -8,8 +8,10 @@ use super::{on_click, Mounted};
 use crate::config::Config;
 use crate::Command;
 
-/// A fixed icon (not site text), so setting it as markup is safe.
-const ICON: &str = r#"<svg viewBox="0 0 24 24" aria-hidden="true" focusable="false" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round"><path d="M12 3l7 3v5c0 4.5-3 8.3-7 10-4-1.7-7-5.5-7-10V6z"/><path d="M9 12l2 2 4-4"/></svg>"#;
+/// A fixed icon (not site text), so setting it as markup is safe. The
+/// loader's core draws the same button from the same file (`cargo xtask dist`
+/// puts it in), so a returning visitor sees one button whichever part drew it.
+const ICON: &str = include_str!("reopen.svg");
 
 pub fn render(root: &ShadowRoot, config: &Config) -> Mounted {
     let doc = document();

@@ -18,8 +18,10 @@
 //   from `--sizes` (written by xtask with the encoder of the size table) and
 //   fall back to node's zlib (marked *). The site's page, its config and the
 //   API are not counted. (a) returning visitor: a choice stored (the cookies
-//   a real "Accept all" left, nothing else: no journal, nothing pending), the
-//   page loaded and then 1.5 s without a request. (b) first visit until the
+//   and localStorage a real "Accept all" left, less the receipts waiting in
+//   Consentry's journal, since the collector here is down: nothing pending),
+//   the page loaded and then 1.5 s without a request; (a') the same on a page
+//   with the form the demo's config names. (b) first visit until the
 //   banner is shown: the files whose Resource Timing `startTime` is at or
 //   before the moment "Accept all" became visible. (c) everything a visit can
 //   load: banner, preferences opened from it, "Accept all" there, and for
@@ -31,7 +33,7 @@
 //   "visible": an opacity fade-in is not waited for). Shadow roots are found by
 //   wrapping `attachShadow` before any page script runs. 4x CPU throttle (CDP
 //   `Emulation.setCPUThrottlingRate`), fresh context each run.
-// - Returning visit: the same, with the stored cookies; the time is what the
+// - Returning visit: the same, with that stored state; the time is what the
 //   gated `<script type="text/plain" data-category="analytics">` (Klaro:
 //   `data-name="analytics"`) itself records with `performance.now()`.
 // - The click: after the banner is shown and the page idle, a real mouse click
@@ -145,8 +147,14 @@ function installedVersion(dir) {
 
 // --- the bare page and the three banners -----------------------------------
 
-/** The page every banner is measured on: a heading, some text, the demo's newsletter form, one gated script. */
-function barePage({ gate, head }) {
+/**
+ * The page every banner is measured on: a heading, some text, one gated
+ * script. With `form`, also the demo's newsletter form, which the demo's
+ * config names: a page with a consent form needs the form's checkboxes and
+ * its receipts ready before the visitor submits, so it is measured apart
+ * ((a') below), not as the bare page of the budgets.
+ */
+function barePage({ gate, head }, form = false) {
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -160,11 +168,11 @@ ${head}
 <main>
 <h1>A bare page</h1>
 <p>One paragraph of text, so that a banner that pushes the page shows up as layout shift. Nothing else on this page loads anything.</p>
-<form id="newsletter-form" action="#" method="get">
+${form ? `<form id="newsletter-form" action="#" method="get">
 <label for="newsletter-email">Email address</label>
 <input id="newsletter-email" name="email" type="email" autocomplete="email">
 <button type="submit">Subscribe</button>
-</form>
+</form>` : ''}
 </main>
 <footer><a href="/privacy.html">Privacy policy</a></footer>
 </body>
@@ -251,7 +259,7 @@ function banners({ dist, modules, sizes }) {
         return 'notice, modal, Accept all there (no receipts)';
       },
     },
-  ].map((b) => ({ ...b, page: barePage(b) }));
+  ].map((b) => ({ ...b, page: barePage(b), formPage: barePage(b, true) }));
 }
 
 // --- one fresh context ------------------------------------------------------
@@ -324,8 +332,8 @@ function instrument({ accept }) {
 let browser;
 
 /** A fresh context on `banner`'s page: routes from memory, the instrument, signals from the page. */
-async function visit(banner, { throttle = false, cookies = null } = {}) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+async function visit(banner, { throttle = false, stored = null } = {}) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, ...(stored ? { storageState: stored } : {}) });
   context.setDefaultTimeout(ACTION_TIMEOUT);
   context.setDefaultNavigationTimeout(VISIBLE_TIMEOUT);
   const requests = [];
@@ -339,6 +347,7 @@ async function visit(banner, { throttle = false, cookies = null } = {}) {
     }
     const path = url.pathname;
     if (path === '/') return answer(200, TYPES.html, banner.page);
+    if (path === '/form') return answer(200, TYPES.html, banner.formPage);
     const file = banner.widget.get(path);
     if (file) {
       requests.push({ kind: 'widget', path, at: Date.now() });
@@ -360,7 +369,6 @@ async function visit(banner, { throttle = false, cookies = null } = {}) {
     waiters.get(kind)?.();
   });
   await context.addInitScript(instrument, { accept: banner.accept });
-  if (cookies) await context.addCookies(cookies);
   const page = await context.newPage();
   page.on('pageerror', (err) => problems.push(String(err?.message ?? err)));
   if (throttle) {
@@ -415,7 +423,7 @@ function filesOf(banner, paths) {
 }
 const total = (files) => files.reduce((sum, f) => sum + f.file.brotli, 0);
 
-/** (b) and (c) in one first visit, unthrottled; returns the cookies it leaves, for the returning visits. */
+/** (b) and (c) in one first visit, unthrottled; returns the state it leaves (cookies, localStorage), for the returning visits. */
 async function firstVisitBytes(banner) {
   const v = await visit(banner);
   try {
@@ -435,14 +443,18 @@ async function firstVisitBytes(banner) {
     // A request Resource Timing does not show is judged by when the route saw it.
     const beforeBanner = widget.filter((r) => (startedAt.has(r.path) ? startedAt.get(r.path) <= page.visibleAt : r.at <= shown.at));
     const repeated = widget.length - new Set(widget.map((r) => r.path)).size;
-    const cookies = await v.context.cookies(ORIGIN);
-    if (cookies.length === 0) throw new HarnessError(`${banner.name}: no cookie stored after "Accept all"`);
+    const state = await v.context.storageState();
+    if (state.cookies.length === 0) throw new HarnessError(`${banner.name}: no cookie stored after "Accept all"`);
+    const stored = {
+      cookies: state.cookies,
+      origins: state.origins.map((o) => ({ ...o, localStorage: o.localStorage.filter((e) => !e.name.startsWith('consentry:entry:')) })),
+    };
     return {
       shown: filesOf(banner, beforeBanner.map((r) => r.path)),
       everything: filesOf(banner, widget.map((r) => r.path)),
       steps,
       repeated,
-      cookies,
+      stored,
       others: v.requests.filter((r) => r.kind === 'other').map((r) => r.path),
       api: [...new Set(v.requests.filter((r) => r.kind === 'api').map((r) => r.path))],
       problems: v.problems,
@@ -452,15 +464,15 @@ async function firstVisitBytes(banner) {
   }
 }
 
-/** (a): the stored choice, the page loaded, then idle. */
-async function returningBytes(banner, cookies) {
-  const v = await visit(banner, { cookies });
+/** (a): the stored choice, the page (`/`, or `/form` for (a')) loaded, then idle. */
+async function returningBytes(banner, stored, path = '/') {
+  const v = await visit(banner, { stored });
   try {
-    await v.page.goto(ORIGIN + '/', { waitUntil: 'load' });
+    await v.page.goto(ORIGIN + path, { waitUntil: 'load' });
     await v.signal('gated', VISIBLE_TIMEOUT, 'on a returning visit, the gated script');
     await idle(v);
     if (await v.page.evaluate(() => window.__bench.visibleAt !== null)) {
-      throw new HarnessError(`${banner.name}: the returning visitor was shown the banner (the stored cookies were not taken as a choice)`);
+      throw new HarnessError(`${banner.name}: the returning visitor was shown the banner (the stored choice was not taken)`);
     }
     return { files: filesOf(banner, v.requests.filter((r) => r.kind === 'widget').map((r) => r.path)), problems: v.problems };
   } finally {
@@ -501,8 +513,8 @@ async function timedFirstVisit(banner) {
 }
 
 /** One throttled returning visit: when the gated script runs. */
-async function timedReturn(banner, cookies) {
-  const v = await visit(banner, { throttle: true, cookies });
+async function timedReturn(banner, stored) {
+  const v = await visit(banner, { throttle: true, stored });
   try {
     const gated = v.signal('gated', VISIBLE_TIMEOUT, 'on a returning visit at 4x throttle, the gated script');
     await v.page.goto(ORIGIN + '/', { waitUntil: 'commit' });
@@ -563,8 +575,9 @@ async function main() {
     for (const b of list) {
       try {
         const first = await firstVisitBytes(b);
-        const back = await returningBytes(b, first.cookies);
-        bytes.set(b.id, { ...first, returning: back.files });
+        const back = await returningBytes(b, first.stored);
+        const withForm = await returningBytes(b, first.stored, '/form');
+        bytes.set(b.id, { ...first, returning: back.files, returningForm: withForm.files });
         for (const p of [...first.problems, ...back.problems]) notes.push(`${b.name}: page error: ${p}`);
         if (first.others.length) notes.push(`${b.name}: requests outside the widget's files, answered 404/blocked: ${[...new Set(first.others)].join(', ')}`);
         if (first.repeated) notes.push(`${b.name}: ${first.repeated} widget request(s) repeated a URL (counted once, as a browser cache would serve it)`);
@@ -582,6 +595,7 @@ async function main() {
       ['scenario', ...list.map((b) => b.name)],
       [
         ['(a) returning visitor, loaded and idle', ...list.map((b) => cell(b.id, 'returning'))],
+        ["(a') the same on a page with the configured form", ...list.map((b) => cell(b.id, 'returningForm'))],
         ['(b) first visit, until the banner is shown', ...list.map((b) => cell(b.id, 'shown'))],
         ['(c) everything a visit can load', ...list.map((b) => cell(b.id, 'everything'))],
       ],
@@ -603,7 +617,7 @@ async function main() {
     if ([...bytes.values()].some((r) => r.everything.some(star))) notes.push('* brotli size by node zlib (a file xtask did not measure)');
 
     // Timings, interleaved, each run a fresh context at 4x throttle.
-    const cookiesOf = (b) => bytes.get(b.id)?.cookies;
+    const storedOf = (b) => bytes.get(b.id)?.stored;
     const timed = new Map(list.map((b) => [b.id, { first: [], back: [] }]));
     const failed = new Set();
     const attempt = async (b, fn) => {
@@ -620,8 +634,8 @@ async function main() {
     }
     for (let run = 0; run < RUNS; run++) {
       for (const b of list) {
-        if (!cookiesOf(b)) continue;
-        await attempt(b, async () => timed.get(b.id).back.push(await timedReturn(b, cookiesOf(b))));
+        if (!storedOf(b)) continue;
+        await attempt(b, async () => timed.get(b.id).back.push(await timedReturn(b, storedOf(b))));
       }
     }
     const col = (b, f) => {
