@@ -8,8 +8,8 @@
 //! All defaults live in this file, in one place (`Texts::default`,
 //! `default_*` functions), so a site only writes what it changes.
 
-pub use consentry_receipt::json::push_num;
 use consentry_receipt::json::{self, type_error, FieldError, Fields, JoinKey, Json};
+pub use consentry_receipt::json::{parse_num, push_num};
 
 /// The longest consent lifetime a site may configure. Regulators (CNIL,
 /// Garante) treat 13 months as the ceiling before consent must be asked again.
@@ -468,6 +468,46 @@ fn indexed(list: &str, i: usize, field: &str) -> String {
     s
 }
 
+/// `text.split_once(sep)` for an ASCII `sep`, without core's char searcher,
+/// whose slicing links panic formatting into the wasm.
+pub fn cut(text: &str, sep: u8) -> Option<(&str, &str)> {
+    let at = text.bytes().position(|b| b == sep)?;
+    // An ASCII byte is a char boundary, so both halves are there.
+    Some((text.get(..at)?, text.get(at + 1..)?))
+}
+
+/// `text.split(sep)` for an ASCII `sep`, as [`cut`] is `split_once`.
+pub fn pieces(text: &str, sep: u8) -> Pieces<'_> {
+    Pieces {
+        rest: Some(text),
+        sep,
+    }
+}
+
+/// The iterator of [`pieces`].
+pub struct Pieces<'a> {
+    rest: Option<&'a str>,
+    sep: u8,
+}
+
+impl<'a> Iterator for Pieces<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let rest = self.rest?;
+        match cut(rest, self.sep) {
+            Some((piece, after)) => {
+                self.rest = Some(after);
+                Some(piece)
+            }
+            None => {
+                self.rest = None;
+                Some(rest)
+            }
+        }
+    }
+}
+
 pub fn is_valid_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 64
@@ -558,3 +598,16 @@ const TEXT_KEYS: &[&str] = &[
     "receiptSummary",
     "receiptDownload",
 ];
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cut_and_pieces_split_as_std_does() {
+        for text in ["", "=", "a", "a=b", "a=b=c", "=b", "a=", "é=ü;x", ";;a;;"] {
+            assert_eq!(cut(text, b'='), text.split_once('='), "{text:?}");
+            assert!(pieces(text, b';').eq(text.split(';')), "{text:?}");
+        }
+    }
+}

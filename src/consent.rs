@@ -12,7 +12,7 @@
 //! (Unix seconds), `c` the granted category ids, `id` the latest receipt id
 //! (empty until receipts are on).
 
-use crate::config::{push_num, Config};
+use crate::config::{cut, parse_num, pieces, push_num, Config};
 
 pub const COOKIE_NAME: &str = "consentry";
 const FORMAT_VERSION: &str = "1";
@@ -79,13 +79,13 @@ impl ConsentState {
     /// Reads a cookie value; anything malformed is "no stored consent".
     pub fn decode(value: &str) -> Option<ConsentState> {
         let (mut v, mut r, mut t, mut e, mut c, mut id) = (None, None, None, None, None, None);
-        for pair in value.split('&') {
-            let (k, val) = pair.split_once('=')?;
+        for pair in pieces(value, b'&') {
+            let (k, val) = cut(pair, b'=')?;
             match k {
                 "v" => v = Some(val),
-                "r" => r = Some(val.parse::<u32>().ok()?),
-                "t" => t = Some(val.parse::<u64>().ok()?),
-                "e" => e = Some(val.parse::<u64>().ok()?),
+                "r" => r = Some(u32::try_from(parse_num(val)?).ok()?),
+                "t" => t = Some(parse_num(val)?),
+                "e" => e = Some(parse_num(val)?),
                 "c" => c = Some(val),
                 "id" => id = Some(val),
                 _ => {}
@@ -94,8 +94,7 @@ impl ConsentState {
         if v? != FORMAT_VERSION {
             return None;
         }
-        let granted: Vec<String> = c?
-            .split('|')
+        let granted: Vec<String> = pieces(c?, b'|')
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
             .collect();
@@ -201,7 +200,7 @@ pub fn domain_variants(hostname: &str) -> Vec<String> {
         let mut dotted = String::from(".");
         dotted.push_str(rest);
         out.push(dotted);
-        match rest.split_once('.') {
+        match cut(rest, b'.') {
             Some((_, parent)) if parent.contains('.') => rest = parent,
             _ => break,
         }
@@ -213,7 +212,7 @@ pub fn domain_variants(hostname: &str) -> Vec<String> {
 pub fn path_variants(pathname: &str) -> Vec<String> {
     let mut out = vec![String::from("/")];
     let mut acc = String::new();
-    for seg in pathname.split('/').filter(|s| !s.is_empty()) {
+    for seg in pieces(pathname, b'/').filter(|s| !s.is_empty()) {
         acc.push('/');
         acc.push_str(seg);
         out.push(acc.clone());

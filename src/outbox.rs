@@ -19,7 +19,7 @@ use consentry_receipt::json::{self, Json};
 use consentry_receipt::receipt::parse_rfc3339_utc;
 use consentry_receipt::{b64, Receipt};
 
-use crate::config::push_num;
+use crate::config::{parse_num, pieces, push_num};
 
 /// While one tab sends an entry, the others leave it alone for this long: a
 /// POST that has not answered by then is taken for lost.
@@ -92,7 +92,7 @@ impl Entry {
     /// A receipt an earlier release had signed and kept in its IndexedDB
     /// outbox: its notice went out with it then.
     pub fn from_signed(endpoint: &str, jws: &str) -> Option<Entry> {
-        let payload = b64::decode(jws.split('.').nth(1)?)?;
+        let payload = b64::decode(pieces(jws, b'.').nth(1)?)?;
         let written = String::from_utf8(payload).ok()?;
         let mut e = Entry::from_written(written, endpoint, "")?;
         e.jws = jws.to_owned();
@@ -139,13 +139,13 @@ impl Entry {
     /// Reads an entry back; `None` for anything that is not one of ours in
     /// this format (it can then never be signed or sent).
     pub fn parse(text: &str) -> Option<Entry> {
-        let mut lines = text.split('\n');
+        let mut lines = pieces(text, b'\n');
         let mut next = || lines.next().map(str::to_owned);
         if next()? != FORMAT {
             return None;
         }
         let (id, site, endpoint) = (next()?, next()?, next()?);
-        let mut num = || -> Option<u64> { next()?.parse().ok() };
+        let mut num = || -> Option<u64> { parse_num(&next()?) };
         let (expires_ms, attempts, retry_at, lease_until, notice_stored) =
             (num()?, num()?, num()?, num()?, num()? == 1);
         Some(Entry {
@@ -362,7 +362,7 @@ pub struct Countersignature {
 /// (WebCrypto's) job.
 fn countersignature(ack: &Json, receipt_id: &str, jws_sha256: &str) -> Option<Countersignature> {
     let token = ack.get("countersignature")?.as_str()?;
-    let mut parts = token.split('.');
+    let mut parts = pieces(token, b'.');
     let (header, payload, signature) = (parts.next()?, parts.next()?, parts.next()?);
     if parts.next().is_some() {
         return None;

@@ -270,11 +270,15 @@ const KEY_MEMBER: &str = "\"key\":\"-------------------------------------------\
 const SHA_MEMBER: &str =
     "\"sha256\":\"----------------------------------------------------------------\"";
 
+/// The longest stand-in, the 64 hex digits of a SHA-256.
+const DASHES: &str = "----------------------------------------------------------------";
+
 /// The receipt as written down at the moment of the choice: its canonical
 /// text with `subject.key` and `notice.sha256` still to be filled in.
 pub fn written(mut receipt: Receipt) -> Option<String> {
-    receipt.subject.key = "-".repeat(43);
-    receipt.notice.sha256 = "-".repeat(64);
+    // Not `repeat`: its overflow check links panic formatting.
+    receipt.subject.key = DASHES.get(..43).unwrap_or(DASHES).to_owned();
+    receipt.notice.sha256 = DASHES.to_owned();
     receipt.to_json().canonical().ok()
 }
 

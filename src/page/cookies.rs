@@ -5,7 +5,7 @@
 use wasm_bindgen::JsCast;
 use web_sys::HtmlDocument;
 
-use crate::config::{push_num, Config};
+use crate::config::{cut, pieces, push_num, Config};
 use crate::consent::{cookie_matches, domain_variants, path_variants, ConsentState, COOKIE_NAME};
 use crate::ui::dom::document;
 
@@ -25,8 +25,8 @@ fn write(line: &str) {
 }
 
 pub fn load_state() -> Option<ConsentState> {
-    read_all().split(';').find_map(|pair| {
-        let (k, v) = pair.trim().split_once('=')?;
+    pieces(&read_all(), b';').find_map(|pair| {
+        let (k, v) = cut(pair.trim(), b'=')?;
         if k != COOKIE_NAME {
             return None;
         }
@@ -86,9 +86,8 @@ pub fn clear_categories(config: &Config, categories: &[String]) {
         return;
     }
     let all = read_all();
-    let names: Vec<&str> = all
-        .split(';')
-        .filter_map(|p| p.trim().split_once('=').map(|(k, _)| k))
+    let names: Vec<&str> = pieces(&all, b';')
+        .filter_map(|p| cut(p.trim(), b'=').map(|(k, _)| k))
         .filter(|n| *n != COOKIE_NAME && patterns.iter().any(|p| cookie_matches(p, n)))
         .collect();
     if names.is_empty() {

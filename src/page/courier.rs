@@ -226,7 +226,15 @@ fn journal() -> Vec<Entry> {
 
 async fn digest(text: &str) -> Result<Vec<u8>, JsValue> {
     let bytes = JsFuture::from(sha256(text)).await?;
-    Ok(js_sys::Uint8Array::new(&bytes).to_vec())
+    Ok(bytes_of(&bytes))
+}
+
+/// The bytes of an `ArrayBuffer`, read one by one: `Uint8Array::to_vec`
+/// asserts a length, which links panic formatting into the wasm, and these
+/// are only digests and signatures (32 and 64 bytes).
+fn bytes_of(buffer: &JsValue) -> Vec<u8> {
+    let a = js_sys::Uint8Array::new(buffer);
+    (0..a.length()).map(|i| a.get_index(i)).collect()
 }
 
 fn get(o: &JsValue, key: &str) -> JsValue {
@@ -359,7 +367,7 @@ impl Courier {
             return Ok(false);
         };
         let signature = JsFuture::from(sign(&key.private, &input)).await?;
-        e.jws = proof::jws(&input, &js_sys::Uint8Array::new(&signature).to_vec());
+        e.jws = proof::jws(&input, &bytes_of(&signature));
         Ok(true)
     }
 

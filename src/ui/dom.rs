@@ -74,12 +74,13 @@ pub fn concat(parts: &[&str]) -> String {
 pub fn fill(template: &str, values: &[(&str, &str)]) -> String {
     let mut out = String::with_capacity(template.len() + 32);
     let mut rest = template;
-    while let Some(open) = rest.find('{') {
+    // Bytes, not `find(char)`: core's char searcher links panic formatting.
+    while let Some(open) = rest.bytes().position(|b| b == b'{') {
         let (Some(before), Some(after)) = (rest.get(..open), rest.get(open..)) else {
             break;
         };
         out.push_str(before);
-        let close = after.find('}');
+        let close = after.bytes().position(|b| b == b'}');
         let name = close.and_then(|c| after.get(1..c));
         match name.and_then(|n| values.iter().find(|(k, _)| *k == n)) {
             Some((k, v)) => {

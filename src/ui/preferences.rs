@@ -168,13 +168,18 @@ fn receipt(latest: &Latest, config: &Config) -> Element {
             ("aria-labelledby", "cs-receipt-title"),
         ],
     );
-    let titles: Vec<&str> = config
+    // Not `join`: its overflow checks link panic formatting.
+    let mut allowed = String::new();
+    let granted = config
         .categories
         .iter()
-        .filter(|c| latest.granted.contains(&c.id))
-        .map(|c| c.title.as_str())
-        .collect();
-    let allowed = titles.join(", ");
+        .filter(|c| latest.granted.contains(&c.id));
+    for (i, c) in granted.enumerate() {
+        if i > 0 {
+            allowed.push_str(", ");
+        }
+        allowed.push_str(&c.title);
+    }
     let date = latest.issued_at.get(..10).unwrap_or(&latest.issued_at);
     let summary = fill(
         &t.receipt_summary,

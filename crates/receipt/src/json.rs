@@ -37,7 +37,7 @@ impl Json {
 
     pub fn as_u32(&self) -> Option<u32> {
         match self {
-            Json::Num(n) => n.parse().ok(),
+            Json::Num(n) => parse_num(n).and_then(|n| u32::try_from(n).ok()),
             _ => None,
         }
     }
@@ -461,7 +461,7 @@ fn canonical_integer(n: &str) -> Option<&str> {
         && digits.bytes().all(|b| b.is_ascii_digit())
         && (digits == "0" || !digits.starts_with('0'))
         && n != "-0";
-    let value: u64 = digits.parse().ok()?;
+    let value = parse_num(digits)?;
     (plain && value <= (1u64 << 53)).then_some(n)
 }
 
@@ -497,15 +497,29 @@ pub struct FieldError {
 }
 
 /// Appends a decimal number without the `format!` machinery (wasm size).
+/// Divides by the constant 10 only, so no division-by-zero panic is linked.
 pub fn push_num(out: &mut String, n: u64) {
-    let mut div = 1u64;
-    while n / div >= 10 {
-        div *= 10;
+    if n >= 10 {
+        push_num(out, n / 10);
     }
-    while div > 0 {
-        out.push(char::from(b'0' + (n / div % 10) as u8));
-        div /= 10;
+    out.push(char::from(b'0' + (n % 10) as u8));
+}
+
+/// Reads a decimal number as `str::parse::<u64>` does (an optional `+`, then
+/// digits only), without its generic code and error type (wasm size).
+pub fn parse_num(text: &str) -> Option<u64> {
+    let digits = text.strip_prefix('+').unwrap_or(text);
+    if digits.is_empty() {
+        return None;
     }
+    let mut n = 0u64;
+    for b in digits.bytes() {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+    }
+    Some(n)
 }
 
 /// One JSON object being read, with its path for errors. Unknown keys are
@@ -545,7 +559,13 @@ impl<'a> Fields<'a> {
         for (k, _) in fields {
             if !allowed.contains(&k.as_str()) {
                 let mut reason = String::from("unknown field; expected one of: ");
-                reason.push_str(&allowed.join(", "));
+                // Not `join`: its overflow checks link panic formatting.
+                for (i, name) in allowed.iter().enumerate() {
+                    if i > 0 {
+                        reason.push_str(", ");
+                    }
+                    reason.push_str(name);
+                }
                 return Err(FieldError {
                     path: path.join_key(k),
                     reason,
@@ -789,6 +809,36 @@ mod tests {
             );
         }
         assert_eq!(Json::Num("-42".into()).canonical().as_deref(), Ok("-42"));
+    }
+
+    #[test]
+    fn numbers_are_written_and_read_as_std_does() {
+        for n in [0, 7, 10, 99, 100, 4_294_967_296, u64::MAX - 1, u64::MAX] {
+            let mut s = String::new();
+            push_num(&mut s, n);
+            assert_eq!(s, n.to_string());
+        }
+        for text in [
+            "",
+            "+",
+            "-",
+            "0",
+            "+0",
+            "-0",
+            "007",
+            "42",
+            "+42",
+            "4 2",
+            "1.5",
+            "1e3",
+            "x",
+            "18446744073709551615",
+            "18446744073709551616",
+            "+18446744073709551615",
+            "99999999999999999999999",
+        ] {
+            assert_eq!(parse_num(text), text.parse::<u64>().ok(), "{text:?}");
+        }
     }
 
     #[test]
