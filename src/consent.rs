@@ -190,7 +190,9 @@ pub fn cookie_matches(pattern: &str, name: &str) -> bool {
 pub fn domain_variants(hostname: &str) -> Vec<String> {
     let mut out = vec![String::new()];
     // An IP address has no parent domains (and takes no Domain attribute).
-    let is_ip = hostname.contains(':') || hostname.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+    // Bytes, not `contains(char)`: core's searcher is sizeable in the wasm.
+    let is_ip = hostname.bytes().any(|b| b == b':')
+        || hostname.bytes().all(|b| b.is_ascii_digit() || b == b'.');
     if hostname.is_empty() || is_ip {
         return out;
     }
@@ -201,7 +203,7 @@ pub fn domain_variants(hostname: &str) -> Vec<String> {
         dotted.push_str(rest);
         out.push(dotted);
         match cut(rest, b'.') {
-            Some((_, parent)) if parent.contains('.') => rest = parent,
+            Some((_, parent)) if parent.bytes().any(|b| b == b'.') => rest = parent,
             _ => break,
         }
     }

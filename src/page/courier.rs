@@ -234,7 +234,11 @@ async fn digest(text: &str) -> Result<Vec<u8>, JsValue> {
 /// are only digests and signatures (32 and 64 bytes).
 fn bytes_of(buffer: &JsValue) -> Vec<u8> {
     let a = js_sys::Uint8Array::new(buffer);
-    (0..a.length()).map(|i| a.get_index(i)).collect()
+    let mut out = Vec::new();
+    for i in 0..a.length() {
+        out.push(a.get_index(i));
+    }
+    out
 }
 
 fn get(o: &JsValue, key: &str) -> JsValue {
@@ -557,7 +561,10 @@ impl Courier {
     fn keep_latest(&self, e: &Entry) {
         let key = concat(&[LATEST, &e.site]);
         let kept = record_get(&key).and_then(|t| Entry::parse(&t));
-        if outbox::latest(&e.site, kept.as_ref(), [e].into_iter()).is_some_and(|l| l.id == e.id) {
+        // A slice iterator, as in `Receipts::latest`: one `latest` in the wasm.
+        if outbox::latest(&e.site, kept.as_ref(), std::slice::from_ref(e).iter())
+            .is_some_and(|l| l.id == e.id)
+        {
             record_put(&key, &e.to_text());
         }
     }
