@@ -94,10 +94,12 @@ impl ConsentState {
         if v? != FORMAT_VERSION {
             return None;
         }
-        let granted: Vec<String> = pieces(c?, b'|')
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect();
+        let mut granted: Vec<String> = Vec::new();
+        for id in pieces(c?, b'|') {
+            if !id.is_empty() {
+                granted.push(id.to_owned());
+            }
+        }
         if granted.iter().any(|g| !crate::config::is_valid_id(g)) {
             return None;
         }
@@ -125,17 +127,18 @@ impl ConsentState {
 /// With Global Privacy Control on (rule 10), "Accept all" leaves the
 /// categories marked `gpc` refused; only ticking one explicitly grants it.
 pub fn resolve(config: &Config, choice: &Choice, gpc: bool, now: u64) -> ConsentState {
-    let granted = config
-        .categories
-        .iter()
-        .filter(|c| match choice {
+    let mut granted = Vec::new();
+    for c in &config.categories {
+        let on = match choice {
             _ if c.necessary => true,
             Choice::AcceptAll => !(gpc && c.gpc),
             Choice::RejectAll => false,
             Choice::Only(ids) => ids.contains(&c.id),
-        })
-        .map(|c| c.id.clone())
-        .collect();
+        };
+        if on {
+            granted.push(c.id.clone());
+        }
+    }
     let lifetime_s = (config.lifetime_ms() / 1000.0) as u64;
     ConsentState {
         revision: config.revision,

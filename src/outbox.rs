@@ -168,7 +168,13 @@ impl Entry {
 
     /// Keeps the collector's acknowledgement (a JSON text).
     pub fn acknowledge(&mut self, body: &str) {
-        self.ack = body.chars().filter(|c| *c != '\n' && *c != '\r').collect();
+        let mut ack = String::with_capacity(body.len());
+        for c in body.chars() {
+            if c != '\n' && c != '\r' {
+                ack.push(c);
+            }
+        }
+        self.ack = ack;
     }
 
     /// The latest receipt of a release before this one, from its download

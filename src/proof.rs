@@ -45,59 +45,48 @@ pub fn notice(config: &Config) -> Json {
         ("receiptSummary", &t.receipt_summary),
         ("receiptDownload", &t.receipt_download),
     ];
-    let texts = Json::Obj(
-        texts
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), Json::str(v)))
-            .collect(),
-    );
-    let categories = config
-        .categories
-        .iter()
-        .map(|c| {
-            let cookies = c
-                .cookies
-                .iter()
-                .map(|k| {
-                    Json::object(vec![
-                        ("name", Some(Json::str(&k.name))),
-                        ("provider", Some(Json::str(&k.provider))),
-                        ("purpose", Some(Json::str(&k.purpose))),
-                        ("duration", Some(Json::str(&k.duration))),
-                    ])
-                })
-                .collect();
-            Json::object(vec![
-                ("id", Some(Json::str(&c.id))),
-                ("title", Some(Json::str(&c.title))),
-                ("description", Some(Json::str(&c.description))),
-                ("necessary", Some(Json::Bool(c.necessary))),
-                ("gpc", Some(Json::Bool(c.gpc))),
-                ("cookies", Some(Json::Arr(cookies))),
-            ])
-        })
-        .collect();
-    let forms = config
-        .forms
-        .iter()
-        .map(|f| {
-            let purposes = f
-                .purposes
-                .iter()
-                .map(|p| {
-                    Json::object(vec![
-                        ("id", Some(Json::str(&p.id))),
-                        ("label", Some(Json::str(&p.label))),
-                        ("required", Some(Json::Bool(p.required))),
-                    ])
-                })
-                .collect();
-            Json::object(vec![
-                ("selector", Some(Json::str(&f.selector))),
-                ("purposes", Some(Json::Arr(purposes))),
-            ])
-        })
-        .collect();
+    // Loops, not `map(..).collect()`: each collect is its own copy of
+    // Vec's iterator code in the wasm.
+    let mut members = Vec::new();
+    for (k, v) in texts {
+        members.push((k.to_owned(), Json::str(v)));
+    }
+    let texts = Json::Obj(members);
+    let mut categories = Vec::new();
+    for c in &config.categories {
+        let mut cookies = Vec::new();
+        for k in &c.cookies {
+            cookies.push(Json::object(vec![
+                ("name", Some(Json::str(&k.name))),
+                ("provider", Some(Json::str(&k.provider))),
+                ("purpose", Some(Json::str(&k.purpose))),
+                ("duration", Some(Json::str(&k.duration))),
+            ]));
+        }
+        categories.push(Json::object(vec![
+            ("id", Some(Json::str(&c.id))),
+            ("title", Some(Json::str(&c.title))),
+            ("description", Some(Json::str(&c.description))),
+            ("necessary", Some(Json::Bool(c.necessary))),
+            ("gpc", Some(Json::Bool(c.gpc))),
+            ("cookies", Some(Json::Arr(cookies))),
+        ]));
+    }
+    let mut forms = Vec::new();
+    for f in &config.forms {
+        let mut purposes = Vec::new();
+        for p in &f.purposes {
+            purposes.push(Json::object(vec![
+                ("id", Some(Json::str(&p.id))),
+                ("label", Some(Json::str(&p.label))),
+                ("required", Some(Json::Bool(p.required))),
+            ]));
+        }
+        forms.push(Json::object(vec![
+            ("selector", Some(Json::str(&f.selector))),
+            ("purposes", Some(Json::Arr(purposes))),
+        ]));
+    }
     Json::object(vec![
         ("site", Some(Json::str(&config.id))),
         ("language", Some(Json::str(&config.language))),
@@ -134,15 +123,14 @@ pub fn for_choice(
     previous: Option<&str>,
     page: &Page<'_>,
 ) -> Receipt {
-    let purposes = config
-        .categories
-        .iter()
-        .map(|c| Purpose {
+    let mut purposes = Vec::new();
+    for c in &config.categories {
+        purposes.push(Purpose {
             id: c.id.clone(),
             granted: state.is_granted(&c.id),
             legal_basis: legal_basis(c.necessary).to_owned(),
-        })
-        .collect();
+        });
+    }
     let expires_ms = state.expires_at as i64 * 1000;
     build(
         config,
@@ -166,14 +154,14 @@ pub fn for_form(
     previous: Option<&str>,
     page: &Page<'_>,
 ) -> Receipt {
-    let purposes = choices
-        .iter()
-        .map(|(id, granted)| Purpose {
+    let mut purposes = Vec::new();
+    for (id, granted) in choices {
+        purposes.push(Purpose {
             id: id.clone(),
             granted: *granted,
             legal_basis: legal_basis(false).to_owned(),
-        })
-        .collect();
+        });
+    }
     let expires_ms = page.now_ms + (config.lifetime_ms() as i64);
     let method = Method::FormSubmit;
     build(
@@ -290,11 +278,14 @@ pub fn summary(written: &str) -> Option<(String, Vec<String>)> {
     let Json::Arr(purposes) = v.get("purposes")? else {
         return None;
     };
-    let granted = purposes
-        .iter()
-        .filter(|p| p.get("granted") == Some(&Json::Bool(true)))
-        .filter_map(|p| p.get("id")?.as_str().map(str::to_owned))
-        .collect();
+    let mut granted = Vec::new();
+    for p in purposes {
+        if p.get("granted") == Some(&Json::Bool(true)) {
+            if let Some(id) = p.get("id").and_then(Json::as_str) {
+                granted.push(id.to_owned());
+            }
+        }
+    }
     Some((issued_at, granted))
 }
 

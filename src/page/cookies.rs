@@ -76,20 +76,26 @@ pub fn forget_state(config: &Config) {
 /// A cookie is deleted only with the exact Domain and Path it was set with,
 /// which the page cannot read, so every variant is tried.
 pub fn clear_categories(config: &Config, categories: &[String]) {
-    let patterns: Vec<&str> = config
-        .categories
-        .iter()
-        .filter(|c| !c.necessary && categories.contains(&c.id))
-        .flat_map(|c| c.cookies.iter().map(|k| k.name.as_str()))
-        .collect();
+    let mut patterns: Vec<&str> = Vec::new();
+    for c in &config.categories {
+        if !c.necessary && categories.contains(&c.id) {
+            for k in &c.cookies {
+                patterns.push(&k.name);
+            }
+        }
+    }
     if patterns.is_empty() {
         return;
     }
     let all = read_all();
-    let names: Vec<&str> = pieces(&all, b';')
-        .filter_map(|p| cut(p.trim(), b'=').map(|(k, _)| k))
-        .filter(|n| *n != COOKIE_NAME && patterns.iter().any(|p| cookie_matches(p, n)))
-        .collect();
+    let mut names: Vec<&str> = Vec::new();
+    for pair in pieces(&all, b';') {
+        if let Some((n, _)) = cut(pair.trim(), b'=') {
+            if n != COOKIE_NAME && patterns.iter().any(|p| cookie_matches(p, n)) {
+                names.push(n);
+            }
+        }
+    }
     if names.is_empty() {
         return;
     }

@@ -218,10 +218,13 @@ fn store(e: &Entry) {
 
 /// Every entry of the journal, in this format.
 fn journal() -> Vec<Entry> {
-    records_with(ENTRY)
-        .iter()
-        .filter_map(|t| Entry::parse(&t.as_string()?))
-        .collect()
+    let mut entries = Vec::new();
+    for t in records_with(ENTRY).iter() {
+        if let Some(e) = t.as_string().and_then(|t| Entry::parse(&t)) {
+            entries.push(e);
+        }
+    }
+    entries
 }
 
 async fn digest(text: &str) -> Result<Vec<u8>, JsValue> {
@@ -384,7 +387,15 @@ impl Courier {
             .await?
             .dyn_into::<js_sys::Array>()
             .ok()
-            .map(|a| a.iter().filter_map(|p| p.as_string()).collect());
+            .map(|a| {
+                let mut pages = Vec::new();
+                for p in a.iter() {
+                    if let Some(p) = p.as_string() {
+                        pages.push(p);
+                    }
+                }
+                pages
+            });
         let t = now();
         let mut sending = Vec::new();
         let mut next: Option<u64> = None;

@@ -228,10 +228,12 @@ fn ticked(state: &RefCell<FormState>, b: &HtmlInputElement) -> bool {
 
 fn on_submit(form: &Element, state: &Rc<RefCell<FormState>>, e: &Event) {
     let boxes = boxes(form);
-    let missing: Vec<&HtmlInputElement> = boxes
-        .iter()
-        .filter(|b| b.has_attribute("data-required") && !ticked(state, b))
-        .collect();
+    let mut missing: Vec<&HtmlInputElement> = Vec::new();
+    for b in &boxes {
+        if b.has_attribute("data-required") && !ticked(state, b) {
+            missing.push(b);
+        }
+    }
     if let Some(first) = missing.first() {
         e.prevent_default();
         e.stop_immediate_propagation();
@@ -283,10 +285,12 @@ fn hold_submission(form: &Element, state: &Rc<RefCell<FormState>>, e: &Event) {
 /// The receipt for the form's current choices: the one of this submission
 /// if it was just made, else a new one.
 fn receipt_for(form: &Element, state: &Rc<RefCell<FormState>>) -> Option<Receipt> {
-    let purposes: Vec<(String, bool)> = boxes(form)
-        .iter()
-        .filter_map(|b| Some((b.get_attribute("data-purpose")?, ticked(state, b))))
-        .collect();
+    let mut purposes: Vec<(String, bool)> = Vec::new();
+    for b in &boxes(form) {
+        if let Some(id) = b.get_attribute("data-purpose") {
+            purposes.push((id, ticked(state, b)));
+        }
+    }
     let now = js_sys::Date::now();
     let (selector, same) = {
         let st = state.try_borrow().ok()?;
