@@ -30,19 +30,17 @@ pub const KEY: &str = "consentry:checked";
 /// colours (see `ui::theme_css`); `journal` and `migrated` are the courier's
 /// record names.
 pub fn record(text: &str, config: &Config, theme: &str, journal: &str, migrated: &str) -> String {
-    let ids = |necessary: bool| {
-        Json::Arr(
-            config
-                .categories
-                .iter()
-                .filter(|c| c.necessary == necessary)
-                .map(|c| Json::str(&c.id))
-                .collect(),
-        )
-    };
+    let mut necessary = Vec::new();
+    for c in config.categories.iter().filter(|c| c.necessary) {
+        necessary.push(Json::str(&c.id));
+    }
+    let mut forms = Vec::new();
+    for f in &config.forms {
+        forms.push(Json::str(&f.selector));
+    }
     let view = Json::object(vec![
         ("revision", Some(Json::int(config.revision as u64))),
-        ("necessary", Some(ids(true))),
+        ("necessary", Some(Json::Arr(necessary))),
         (
             "reopen",
             config

@@ -259,15 +259,18 @@ mod web {
     /// Grants exactly these category ids; every other optional one is refused.
     #[wasm_bindgen(js_name = acceptCategories)]
     pub fn accept_categories(ids: JsValue) {
-        let list: Option<Vec<String>> = ids
-            .dyn_ref::<js_sys::Array>()
-            .and_then(|a| a.iter().map(|v| v.as_string()).collect());
-        let Some(ids) = list else {
+        let mut list = Vec::new();
+        let strings = ids.dyn_ref::<js_sys::Array>().is_some_and(|a| {
+            a.iter()
+                .all(|v| v.as_string().map(|id| list.push(id)).is_some())
+        });
+        if !strings {
             log_error(
                 "consentry: acceptCategories(ids): ids must be an array of category id strings",
             );
             return;
-        };
+        }
+        let ids = list;
         let unknown = with_widget(|w| {
             ids.iter()
                 .find(|id| w.config().category(id).is_none())

@@ -69,8 +69,7 @@ impl Widget {
         if state.is_none() {
             // Expired or never given: optional cookies left from before have
             // no consent behind them.
-            let all: Vec<String> = config.optional_categories().map(|c| c.id.clone()).collect();
-            cookies::clear_categories(&config, &all);
+            clear_optional_cookies(&config);
         }
         let mut forms_attached = Vec::new();
         for (i, spec) in config.forms.iter().enumerate() {
@@ -226,11 +225,15 @@ impl Widget {
             signals::set(&o, "granted", &signals::str_array(&change.newly_granted));
             signals::set(&o, "refused", &signals::str_array(&change.newly_refused));
         }
+        let mut callbacks = Vec::new();
+        for (_, f) in &self.callbacks {
+            callbacks.push(f.clone());
+        }
         Outcome {
             state: self.state.clone(),
             event: Some("consentry:change"),
             detail,
-            callbacks: self.callbacks.iter().map(|(_, f)| f.clone()).collect(),
+            callbacks,
         }
     }
 
@@ -308,12 +311,7 @@ impl Widget {
     /// Forgets the choice: the banner asks again.
     pub fn reset(&mut self) {
         cookies::forget_state(&self.config);
-        let all: Vec<String> = self
-            .config
-            .optional_categories()
-            .map(|c| c.id.clone())
-            .collect();
-        cookies::clear_categories(&self.config, &all);
+        clear_optional_cookies(&self.config);
         self.state = None;
         self.preferences = None;
         self.return_focus = None;
@@ -331,6 +329,16 @@ impl Widget {
     pub fn unsubscribe(&mut self, id: u32) {
         self.callbacks.retain(|(i, _)| *i != id);
     }
+}
+
+/// Deletes the cookies of every optional category. (A loop, not a
+/// `map().collect()`: each collect is its own copy of Vec's code in the wasm.)
+fn clear_optional_cookies(config: &Config) {
+    let mut all = Vec::new();
+    for c in config.optional_categories() {
+        all.push(c.id.clone());
+    }
+    cookies::clear_categories(config, &all);
 }
 
 /// `navigator.globalPrivacyControl`, read defensively: most browsers do not
