@@ -217,3 +217,22 @@ test('a configured form or a gated iframe on the page makes a returning visit lo
   await waitInPage(page, () => document.querySelector('iframe').getAttribute('src') === '/embed/video.html');
   assert.equal((await events(page, 'consentry:ready')).length, 1);
 });
+
+test('once the banner is shown, "Customize" works offline: nothing it needs is fetched later', T, async (t) => {
+  const p = await barePage(t);
+  const { page, context } = p;
+  await page.goto(BASE + BARE);
+  const b = banner(page);
+  await b.waitFor({ state: 'visible' });
+  await context.setOffline(true);
+  p.fetched.length = 0;
+  await b.getByRole('button', { name: 'Customize', exact: true }).click();
+  const dlg = preferences(page);
+  await dlg.waitFor({ state: 'visible' });
+  await dlg.getByRole('checkbox', { name: 'Analytics', exact: true }).check();
+  await dlg.getByRole('button', { name: 'Save choices', exact: true }).click();
+  await dlg.waitFor({ state: 'hidden' });
+  assert.equal(await page.evaluate(() => window.consentry.isGranted('analytics')), true);
+  assert.ok(!wasmFetched(p), `fetched after the banner: ${p.fetched.join(', ')}`);
+  assert.deepEqual(p.pageErrors, []);
+});
