@@ -20,7 +20,7 @@
 
 use consentry_receipt::json::Json;
 
-use crate::config::Config;
+use crate::config::{Config, Text};
 
 /// The `localStorage` key of the record.
 pub const KEY: &str = "consentry:checked";
@@ -45,7 +45,7 @@ pub fn record(text: &str, config: &Config, theme: &str, journal: &str, migrated:
             "reopen",
             config
                 .reopen_button
-                .then(|| Json::str(&config.texts.reopen)),
+                .then(|| Json::str(&config.texts[Text::Reopen])),
         ),
         ("theme", Some(Json::str(theme))),
         (
@@ -86,7 +86,7 @@ mod tests {
         assert_eq!(
             v["view"],
             serde_json::json!({
-                "revision": 3, "necessary": ["necessary"], "reopen": config.texts.reopen,
+                "revision": 3, "necessary": ["necessary"], "reopen": config.texts[Text::Reopen],
                 "theme": ":host{}", "forms": ["#newsletter"], "receipts": true,
                 "journal": "j:", "migrated": "m"
             })

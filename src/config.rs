@@ -98,62 +98,87 @@ pub struct FormPurpose {
     pub required: bool,
 }
 
-/// Every text the widget shows. Defaults are English; each can be replaced.
-#[derive(Debug, Clone)]
-pub struct Texts {
-    pub banner_title: String,
-    pub banner_description: String,
-    pub accept_all: String,
-    pub reject_all: String,
-    pub customize: String,
-    pub preferences_title: String,
-    pub preferences_description: String,
-    pub save: String,
-    pub close: String,
-    pub privacy_policy: String,
-    pub reopen: String,
-    pub always_on: String,
-    pub cookie_name: String,
-    pub cookie_provider: String,
-    pub cookie_purpose: String,
-    pub cookie_duration: String,
-    pub form_required: String,
-    pub embed_blocked: String,
-    pub embed_load: String,
-    pub gpc_honoured: String,
-    pub receipt_title: String,
-    pub receipt_summary: String,
-    pub receipt_download: String,
+/// Every text the widget shows, in one table: the variant the code uses,
+/// the key in the config's `texts` (and in the notice), whether the notice
+/// records it (what consent rests on: not the dialog's close button or the
+/// reopen button's label), and the English default. The defaults, the keys
+/// a config may set, the notice and the schema's list (tested) all come from
+/// here.
+macro_rules! texts {
+    ($($name:ident $key:literal $notice:literal $default:literal,)*) => {
+        /// One of the widget's texts; `config.texts[Text::AcceptAll]`.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Text {
+            $($name,)*
+        }
+
+        /// `(key, recorded in the notice, English default)`, in `Text` order.
+        pub const TEXTS: &[(&str, bool, &str)] = &[$(($key, $notice, $default),)*];
+    };
 }
+
+texts! {
+    BannerTitle "bannerTitle" true "We value your privacy",
+    BannerDescription "bannerDescription" true "We use cookies that are strictly necessary to run this site. With your permission we would also like to use optional cookies to understand how the site is used and to show relevant content. You can change your choice at any time.",
+    AcceptAll "acceptAll" true "Accept all",
+    RejectAll "rejectAll" true "Reject all",
+    Customize "customize" true "Customize",
+    PreferencesTitle "preferencesTitle" true "Privacy preferences",
+    PreferencesDescription "preferencesDescription" true "Choose which optional cookies we may use. Nothing optional is on until you turn it on.",
+    Save "save" true "Save choices",
+    Close "close" false "Close",
+    PrivacyPolicy "privacyPolicy" true "Privacy policy",
+    Reopen "reopen" false "Privacy settings",
+    AlwaysOn "alwaysOn" true "Always on",
+    CookieName "cookieName" true "Name",
+    CookieProvider "cookieProvider" true "Provider",
+    CookiePurpose "cookiePurpose" true "Purpose",
+    CookieDuration "cookieDuration" true "Duration",
+    FormRequired "formRequired" true "Please tick this box to continue.",
+    EmbedBlocked "embedBlocked" true "This content is hosted by {provider}, which may set cookies. It loads only if you allow {category} cookies.",
+    EmbedLoad "embedLoad" true "Allow and load",
+    GpcHonoured "gpcHonoured" true "Your browser's Global Privacy Control signal is honoured: optional cookies for sale or sharing stay off.",
+    ReceiptTitle "receiptTitle" true "Your consent receipt",
+    ReceiptSummary "receiptSummary" true "Receipt {id}, signed in this browser on {date}. Allowed: {allowed}.",
+    ReceiptDownload "receiptDownload" true "Download receipt",
+}
+
+/// The texts of a config: the defaults, with what the site replaced.
+#[derive(Debug, Clone)]
+pub struct Texts(Vec<String>);
 
 impl Default for Texts {
     fn default() -> Self {
-        let t = |s: &str| s.to_owned();
-        Texts {
-            banner_title: t("We value your privacy"),
-            banner_description: t("We use cookies that are strictly necessary to run this site. With your permission we would also like to use optional cookies to understand how the site is used and to show relevant content. You can change your choice at any time."),
-            accept_all: t("Accept all"),
-            reject_all: t("Reject all"),
-            customize: t("Customize"),
-            preferences_title: t("Privacy preferences"),
-            preferences_description: t("Choose which optional cookies we may use. Nothing optional is on until you turn it on."),
-            save: t("Save choices"),
-            close: t("Close"),
-            privacy_policy: t("Privacy policy"),
-            reopen: t("Privacy settings"),
-            always_on: t("Always on"),
-            cookie_name: t("Name"),
-            cookie_provider: t("Provider"),
-            cookie_purpose: t("Purpose"),
-            cookie_duration: t("Duration"),
-            form_required: t("Please tick this box to continue."),
-            embed_blocked: t("This content is hosted by {provider}, which may set cookies. It loads only if you allow {category} cookies."),
-            embed_load: t("Allow and load"),
-            gpc_honoured: t("Your browser's Global Privacy Control signal is honoured: optional cookies for sale or sharing stay off."),
-            receipt_title: t("Your consent receipt"),
-            receipt_summary: t("Receipt {id}, signed in this browser on {date}. Allowed: {allowed}."),
-            receipt_download: t("Download receipt"),
+        let mut all = Vec::new();
+        for (_, _, default) in TEXTS {
+            all.push((*default).to_owned());
         }
+        Texts(all)
+    }
+}
+
+impl std::ops::Index<Text> for Texts {
+    type Output = str;
+
+    fn index(&self, t: Text) -> &str {
+        self.0.get(t as usize).map_or("", String::as_str)
+    }
+}
+
+impl Texts {
+    /// Replaces one text (the config reader, and tests).
+    pub fn set(&mut self, t: Text, value: String) {
+        if let Some(slot) = self.0.get_mut(t as usize) {
+            *slot = value;
+        }
+    }
+
+    /// Every text with its key and whether the notice records it.
+    pub fn all(&self) -> impl Iterator<Item = (&'static str, bool, &str)> {
+        TEXTS
+            .iter()
+            .zip(&self.0)
+            .map(|((key, notice, _), v)| (*key, *notice, v.as_str()))
     }
 }
 
@@ -536,68 +561,20 @@ pub fn is_http_url(url: &str) -> bool {
 
 fn texts(o: &Fields<'_>) -> Result<Texts, ConfigError> {
     let mut t = Texts::default();
-    let Some(f) = o.obj("texts", TEXT_KEYS)? else {
+    let mut keys = Vec::new();
+    for (key, _, _) in TEXTS {
+        keys.push(*key);
+    }
+    let Some(f) = o.obj("texts", &keys)? else {
         return Ok(t);
     };
-    let slots: [&mut String; 23] = [
-        &mut t.banner_title,
-        &mut t.banner_description,
-        &mut t.accept_all,
-        &mut t.reject_all,
-        &mut t.customize,
-        &mut t.preferences_title,
-        &mut t.preferences_description,
-        &mut t.save,
-        &mut t.close,
-        &mut t.privacy_policy,
-        &mut t.reopen,
-        &mut t.always_on,
-        &mut t.cookie_name,
-        &mut t.cookie_provider,
-        &mut t.cookie_purpose,
-        &mut t.cookie_duration,
-        &mut t.form_required,
-        &mut t.embed_blocked,
-        &mut t.embed_load,
-        &mut t.gpc_honoured,
-        &mut t.receipt_title,
-        &mut t.receipt_summary,
-        &mut t.receipt_download,
-    ];
-    for (key, slot) in TEXT_KEYS.iter().zip(slots) {
+    for (slot, key) in t.0.iter_mut().zip(keys) {
         if let Some(v) = f.str(key)? {
             *slot = v;
         }
     }
     Ok(t)
 }
-
-/// In the same order as the `slots` in `texts`.
-const TEXT_KEYS: &[&str] = &[
-    "bannerTitle",
-    "bannerDescription",
-    "acceptAll",
-    "rejectAll",
-    "customize",
-    "preferencesTitle",
-    "preferencesDescription",
-    "save",
-    "close",
-    "privacyPolicy",
-    "reopen",
-    "alwaysOn",
-    "cookieName",
-    "cookieProvider",
-    "cookiePurpose",
-    "cookieDuration",
-    "formRequired",
-    "embedBlocked",
-    "embedLoad",
-    "gpcHonoured",
-    "receiptTitle",
-    "receiptSummary",
-    "receiptDownload",
-];
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {

@@ -21,35 +21,12 @@ use crate::consent::ConsentState;
 /// document. Its canonical text is hashed into every receipt and stored by
 /// the collector, so the exact wording can be shown years later.
 pub fn notice(config: &Config) -> Json {
-    let t = &config.texts;
-    let texts: Vec<(&str, &str)> = vec![
-        ("bannerTitle", &t.banner_title),
-        ("bannerDescription", &t.banner_description),
-        ("acceptAll", &t.accept_all),
-        ("rejectAll", &t.reject_all),
-        ("customize", &t.customize),
-        ("preferencesTitle", &t.preferences_title),
-        ("preferencesDescription", &t.preferences_description),
-        ("save", &t.save),
-        ("privacyPolicy", &t.privacy_policy),
-        ("alwaysOn", &t.always_on),
-        ("cookieName", &t.cookie_name),
-        ("cookieProvider", &t.cookie_provider),
-        ("cookiePurpose", &t.cookie_purpose),
-        ("cookieDuration", &t.cookie_duration),
-        ("formRequired", &t.form_required),
-        ("embedBlocked", &t.embed_blocked),
-        ("embedLoad", &t.embed_load),
-        ("gpcHonoured", &t.gpc_honoured),
-        ("receiptTitle", &t.receipt_title),
-        ("receiptSummary", &t.receipt_summary),
-        ("receiptDownload", &t.receipt_download),
-    ];
-    // Loops, not `map(..).collect()`: each collect is its own copy of
-    // Vec's iterator code in the wasm.
+    // Every text the notice records, in the table's order.
     let mut members = Vec::new();
-    for (k, v) in texts {
-        members.push((k.to_owned(), Json::str(v)));
+    for (key, in_notice, text) in config.texts.all() {
+        if in_notice {
+            members.push((key.to_owned(), Json::str(text)));
+        }
     }
     let texts = Json::Obj(members);
     let mut categories = Vec::new();
@@ -341,6 +318,7 @@ pub fn jws(signing_input: &str, signature: &[u8]) -> String {
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
+    use crate::config::Text;
     use crate::consent::{resolve, Choice};
 
     fn config() -> Config {
@@ -489,7 +467,7 @@ mod tests {
         assert!(before.contains("\"acceptAll\":\"Accept all\""));
         assert!(before.contains("Send me the ACME newsletter by email"));
         assert!(before.contains("acme_session_*"));
-        c.texts.reject_all = "No thanks".into();
+        c.texts.set(Text::RejectAll, "No thanks".into());
         assert_ne!(notice(&c).canonical().expect("canonical"), before);
     }
 }

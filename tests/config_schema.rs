@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use consentry::config::Config;
+use consentry::config::{Config, Text};
 use serde_json::{json, Value};
 
 fn read(path: &Path) -> Value {
@@ -68,12 +68,33 @@ fn every_example_config_passes_the_schema_and_the_widget() {
 #[test]
 fn defaults_are_the_texts_a_visitor_expects() {
     let c = Config::parse(&landing().to_string()).expect("valid");
-    assert_eq!(c.texts.accept_all, "Accept all");
-    assert_eq!(c.texts.reject_all, "Reject all");
-    assert_eq!(c.texts.customize, "Customize");
-    assert_eq!(c.texts.save, "Save choices");
-    assert_eq!(c.texts.reopen, "Privacy settings");
+    assert_eq!(&c.texts[Text::AcceptAll], "Accept all");
+    assert_eq!(&c.texts[Text::RejectAll], "Reject all");
+    assert_eq!(&c.texts[Text::Customize], "Customize");
+    assert_eq!(&c.texts[Text::Save], "Save choices");
+    assert_eq!(&c.texts[Text::Reopen], "Privacy settings");
     assert!(c.reopen_button);
+}
+
+#[test]
+fn the_schema_lists_exactly_the_texts_of_the_widget() {
+    let schema = read(Path::new("pkg-config/consentry.schema.json"));
+    let mut listed: Vec<&str> = schema["properties"]["texts"]["properties"]
+        .as_object()
+        .expect("texts.properties")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut table: Vec<&str> = consentry::config::TEXTS
+        .iter()
+        .map(|(k, _, _)| *k)
+        .collect();
+    listed.sort_unstable();
+    table.sort_unstable();
+    assert_eq!(
+        listed, table,
+        "pkg-config/consentry.schema.json texts vs src/config.rs TEXTS"
+    );
 }
 
 /// (what to change, the error the site owner must see). Each bad config is

@@ -6,7 +6,7 @@ use gloo_events::EventListener;
 use wasm_bindgen::JsCast;
 use web_sys::{Element, HtmlScriptElement};
 
-use crate::config::{is_http_url, Config};
+use crate::config::{is_http_url, Config, Text};
 use crate::consent::ConsentState;
 use crate::ui::dom::{append, document, el, fill, text_el};
 use crate::Command;
@@ -139,7 +139,7 @@ fn placeholder(config: &Config, frame: &Element, cat: &str) -> Placeholder {
         .map(|c| c.title.as_str())
         .unwrap_or(cat);
     let message = fill(
-        &config.texts.embed_blocked,
+        &config.texts[Text::EmbedBlocked],
         &[("provider", &provider), ("category", cat_title)],
     );
     let mut style = String::from(
@@ -168,7 +168,7 @@ fn placeholder(config: &Config, frame: &Element, cat: &str) -> Placeholder {
     let button = text_el(&doc, "button", &[
         ("type", "button"),
         ("style", "font:600 15px/1.2 system-ui,sans-serif;padding:10px 18px;border-radius:8px;border:0;background:#1d4ed8;color:#fff;cursor:pointer;min-height:44px"),
-    ], &config.texts.embed_load);
+    ], &config.texts[Text::EmbedLoad]);
     append(&element, &[&text, &button]);
     let _ = frame.set_attribute("hidden", "");
     let _ = frame.before_with_node_1(&element);

@@ -7,7 +7,7 @@ use web_sys::ShadowRoot;
 
 use super::dom::{append, button, document, el, link, text_el};
 use super::{on_click, Mounted};
-use crate::config::Config;
+use crate::config::{Config, Text};
 use crate::Command;
 
 pub fn render(root: &ShadowRoot, config: &Config, gpc: bool) -> Mounted {
@@ -24,26 +24,40 @@ pub fn render(root: &ShadowRoot, config: &Config, gpc: bool) -> Mounted {
             ("aria-describedby", "cs-banner-desc"),
         ],
     );
-    let title = text_el(&doc, "h2", &[("id", "cs-banner-title")], &t.banner_title);
+    let title = text_el(
+        &doc,
+        "h2",
+        &[("id", "cs-banner-title")],
+        &t[Text::BannerTitle],
+    );
     let desc = text_el(
         &doc,
         "p",
         &[("id", "cs-banner-desc")],
-        &t.banner_description,
+        &t[Text::BannerDescription],
     );
     let _ = desc.append_with_str_1(" ");
-    let _ = desc.append_child(&link(&doc, &config.privacy_policy_url, &t.privacy_policy));
+    let _ = desc.append_child(&link(
+        &doc,
+        &config.privacy_policy_url,
+        &t[Text::PrivacyPolicy],
+    ));
     append(&banner, &[&title, &desc]);
     if gpc {
         append(
             &banner,
-            &[&text_el(&doc, "p", &[("class", "gpc")], &t.gpc_honoured)],
+            &[&text_el(
+                &doc,
+                "p",
+                &[("class", "gpc")],
+                &t[Text::GpcHonoured],
+            )],
         );
     }
     let actions = el(&doc, "div", &[("class", "actions")]);
-    let accept = button(&doc, "btn choice", &t.accept_all);
-    let reject = button(&doc, "btn choice", &t.reject_all);
-    let customize = button(&doc, "btn secondary", &t.customize);
+    let accept = button(&doc, "btn choice", &t[Text::AcceptAll]);
+    let reject = button(&doc, "btn choice", &t[Text::RejectAll]);
+    let customize = button(&doc, "btn secondary", &t[Text::Customize]);
     append(&actions, &[&accept, &reject, &customize]);
     append(&banner, &[&actions]);
     let listeners = vec![

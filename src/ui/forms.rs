@@ -10,7 +10,7 @@ use wasm_bindgen::JsCast;
 use web_sys::{Element, Event, FormData, HtmlInputElement, SubmitEvent};
 
 use super::dom::{append, concat, document, el, focus, link, text_el};
-use crate::config::{push_num, Config, Form};
+use crate::config::{push_num, Config, Form, Text};
 
 /// Light-DOM styles: the site's own CSS still applies; these only keep the
 /// box, the label and the link on one readable line.
@@ -84,7 +84,7 @@ pub fn attach(config: &Config, index: usize, spec: &Form) -> Result<FormConsent,
         let policy = link(
             &doc,
             &config.privacy_policy_url,
-            &config.texts.privacy_policy,
+            &config.texts[Text::PrivacyPolicy],
         );
         append(&row, &[&input, &label, &policy]);
         if p.required {
@@ -97,7 +97,7 @@ pub fn attach(config: &Config, index: usize, spec: &Form) -> Result<FormConsent,
                     ("role", "alert"),
                     ("style", ERROR_STYLE),
                 ],
-                &config.texts.form_required,
+                &config.texts[Text::FormRequired],
             );
             let _ = error.set_attribute("hidden", "");
             append(&row, &[&error]);

@@ -11,7 +11,7 @@ use web_sys::{Element, HtmlInputElement, KeyboardEvent, ShadowRoot};
 
 use super::dom::{append, button, concat, document, el, fill, focus, link, text_el};
 use super::{on_click, Mounted};
-use crate::config::{Category, Config};
+use crate::config::{Category, Config, Text};
 use crate::consent::ConsentState;
 use crate::outbox::Latest;
 use crate::Command;
@@ -44,7 +44,7 @@ pub fn render(
         &[
             ("type", "button"),
             ("class", "close"),
-            ("aria-label", &t.close),
+            ("aria-label", &t[Text::Close]),
         ],
     );
     close.set_text_content(Some("\u{d7}"));
@@ -52,16 +52,20 @@ pub fn render(
         &doc,
         "h2",
         &[("id", "cs-prefs-title")],
-        &t.preferences_title,
+        &t[Text::PreferencesTitle],
     );
     let desc = text_el(
         &doc,
         "p",
         &[("id", "cs-prefs-desc")],
-        &t.preferences_description,
+        &t[Text::PreferencesDescription],
     );
     let _ = desc.append_with_str_1(" ");
-    let _ = desc.append_child(&link(&doc, &config.privacy_policy_url, &t.privacy_policy));
+    let _ = desc.append_child(&link(
+        &doc,
+        &config.privacy_policy_url,
+        &t[Text::PrivacyPolicy],
+    ));
     append(&dialog, &[&close, &title, &desc]);
     for cat in &config.categories {
         let granted = cat.necessary || state.is_some_and(|s| s.is_granted(&cat.id));
@@ -71,9 +75,9 @@ pub fn render(
         append(&dialog, &[&receipt(l, config)]);
     }
     let actions = el(&doc, "div", &[("class", "actions")]);
-    let reject = button(&doc, "btn choice", &t.reject_all);
-    let accept = button(&doc, "btn choice", &t.accept_all);
-    let save = button(&doc, "btn secondary", &t.save);
+    let reject = button(&doc, "btn choice", &t[Text::RejectAll]);
+    let accept = button(&doc, "btn choice", &t[Text::AcceptAll]);
+    let save = button(&doc, "btn secondary", &t[Text::Save]);
     append(&actions, &[&reject, &accept, &save]);
     append(&dialog, &[&actions]);
     append(&overlay, &[&dialog]);
@@ -137,7 +141,7 @@ fn category(cat: &Category, granted: bool, config: &Config) -> Element {
                 &doc,
                 "span",
                 &[("class", "always")],
-                &config.texts.always_on,
+                &config.texts[Text::AlwaysOn],
             )],
         );
     }
@@ -182,7 +186,7 @@ fn receipt(latest: &Latest, config: &Config) -> Element {
     }
     let date = latest.issued_at.get(..10).unwrap_or(&latest.issued_at);
     let summary = fill(
-        &t.receipt_summary,
+        &t[Text::ReceiptSummary],
         &[("id", &latest.id), ("date", date), ("allowed", &allowed)],
     );
     let mut name = String::from("consentry-receipt-");
@@ -194,12 +198,17 @@ fn receipt(latest: &Latest, config: &Config) -> Element {
         &doc,
         "a",
         &[("href", &href), ("download", &name)],
-        &t.receipt_download,
+        &t[Text::ReceiptDownload],
     );
     append(
         &section,
         &[
-            &text_el(&doc, "h3", &[("id", "cs-receipt-title")], &t.receipt_title),
+            &text_el(
+                &doc,
+                "h3",
+                &[("id", "cs-receipt-title")],
+                &t[Text::ReceiptTitle],
+            ),
             &text_el(&doc, "p", &[], &summary),
             &download,
         ],
@@ -214,10 +223,10 @@ fn cookie_table(cat: &Category, config: &Config) -> Element {
     let table = el(&doc, "table", &[("aria-label", &cat.title)]);
     let head = el(&doc, "tr", &[]);
     for h in [
-        &t.cookie_name,
-        &t.cookie_provider,
-        &t.cookie_purpose,
-        &t.cookie_duration,
+        &t[Text::CookieName],
+        &t[Text::CookieProvider],
+        &t[Text::CookiePurpose],
+        &t[Text::CookieDuration],
     ] {
         append(&head, &[&text_el(&doc, "th", &[("scope", "col")], h)]);
     }

@@ -5,7 +5,7 @@ use web_sys::ShadowRoot;
 
 use super::dom::{document, el};
 use super::{on_click, Mounted};
-use crate::config::Config;
+use crate::config::{Config, Text};
 use crate::Command;
 
 /// A fixed icon (not site text), so setting it as markup is safe. The
@@ -21,7 +21,7 @@ pub fn render(root: &ShadowRoot, config: &Config) -> Mounted {
         &[
             ("type", "button"),
             ("class", "reopen"),
-            ("aria-label", &config.texts.reopen),
+            ("aria-label", &config.texts[Text::Reopen]),
         ],
     );
     b.set_inner_html(ICON);
