@@ -17,9 +17,12 @@
   var tag = document.currentScript;
   if (!tag || window.consentry) return;
   var base = new URL('.', tag.src).href;
-  // Put in by `cargo xtask dist` from src/ui/shell.css and src/ui/reopen.svg.
+  // Put in by `cargo xtask dist`: from src/ui/shell.css, src/ui/reopen.svg,
+  // and the files wasm-bindgen wrote.
   var SHELL_CSS = '__CONSENTRY_SHELL_CSS__';
   var REOPEN_ICON = '__CONSENTRY_REOPEN_ICON__';
+  // The glue's own imports (its browser I/O module), fetched beside it.
+  var GLUE_IMPORTS = '__CONSENTRY_GLUE_IMPORTS__'.split(' ');
   // The names the wasm uses (src/checked.rs, src/consent.rs,
   // src/page/gating.rs); tests/e2e/core.test.mjs holds both to them.
   var CHECKED = 'consentry:checked';
@@ -54,9 +57,16 @@
 
   var loading;
   function loadWasm() {
-    loading = loading || import(base + 'consentry-core.js').then(function (m) {
-      return m.default({ module_or_path: base + 'consentry-core_bg.wasm' }).then(function () { return m; });
-    });
+    if (!loading) {
+      // Fetched beside its glue, not after the glue and its import: one
+      // round trip instead of three before the banner.
+      var wasm = fetch(base + 'consentry-core_bg.wasm');
+      wasm.catch(function () {}); // reported once, by the init that awaits it
+      GLUE_IMPORTS.forEach(function (path) { import(base + path).catch(function () {}); });
+      loading = import(base + 'consentry-core.js').then(function (m) {
+        return m.default({ module_or_path: wasm }).then(function () { return m; });
+      });
+    }
     return loading;
   }
 

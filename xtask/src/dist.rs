@@ -140,7 +140,7 @@ pub fn build() -> Result<Sizes> {
     }
     if Path::new("pkg-config/consentry.js").exists() {
         let loader = out.join("consentry.loader.js");
-        fs::write(&loader, loader_source()?)?;
+        fs::write(&loader, loader_source(&out)?)?;
         minify(&loader, &out.join("consentry.js"), false)?;
         fs::remove_file(&loader)?;
     } else {
@@ -159,9 +159,22 @@ pub fn build() -> Result<Sizes> {
 
 /// The classic loader with what its core draws put in from the one source
 /// the wasm uses too: the shell's CSS and the reopen button's icon.
-fn loader_source() -> Result<String> {
+fn loader_source(out_dir: &Path) -> Result<String> {
     let source = fs::read_to_string("pkg-config/consentry.js")?;
-    let mut out = source.clone();
+    let token = "'__CONSENTRY_GLUE_IMPORTS__'";
+    if !source.contains(token) {
+        return Err(format!(
+            "pkg-config/consentry.js lacks the {token} it lists the glue's imports in"
+        )
+        .into());
+    }
+    let mut imports = Vec::new();
+    for snippet in snippets(out_dir) {
+        if let Ok(rel) = snippet.strip_prefix(out_dir) {
+            imports.push(rel.to_string_lossy().replace('\\', "/"));
+        }
+    }
+    let mut out = source.replace(token, &js_string(&imports.join(" ")));
     for (token, file) in [
         ("'__CONSENTRY_SHELL_CSS__'", "src/ui/shell.css"),
         ("'__CONSENTRY_REOPEN_ICON__'", "src/ui/reopen.svg"),
