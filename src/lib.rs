@@ -24,7 +24,10 @@
 //! - `page`: cookies, script/iframe gating, events for the site, and the
 //!   courier task that signs and delivers receipts
 //!
-//! This file is the whole JS API; every export is documented here.
+//! This file is the whole JS API; every export is documented here. On a
+//! returning visitor's page the loader's core (`pkg-config/consentry.js`)
+//! answers `getConsent`, `isGranted` and `on` itself and loads this module
+//! for anything else (`init`'s `adopt`).
 
 pub mod checked;
 pub mod config;
