@@ -1,9 +1,13 @@
 // Consentry as an ES module: `import { init, isGranted, on } from 'consentry'`.
-// Same API as window.consentry from the script tag; init(config) loads the wasm
-// that sits next to this file, waits for the DOM, and starts the widget.
-import load, * as core from './consentry-core.js';
+// Same API as window.consentry from the script tag. init(config) starts the
+// consent core (pkg-config/core.js, put in below by `cargo xtask dist`), which
+// imports the wasm next to this file only when the page needs it, so a
+// bundler splits it off and a returning visitor never fetches it.
+
+/*__CONSENTRY_CORE__*/
 
 let started = null;
+let published = null;
 
 function domReady() {
   return new Promise((resolve) => {
@@ -12,19 +16,43 @@ function domReady() {
   });
 }
 
-/** Starts the widget with a site config object (see consentry.schema.json). */
+let loading = null;
+function loadWasm() {
+  if (!loading) {
+    loading = import('./consentry-core.js').then((m) =>
+      m.default({ module_or_path: new URL('./consentry-core_bg.wasm', import.meta.url) }).then(() => m));
+    // A failed load (offline, a blip) is tried again on the next need.
+    loading.catch(() => { loading = null; });
+  }
+  return loading;
+}
+
+/**
+ * Starts the widget with a site config object (see consentry.schema.json)
+ * or its JSON text; resolves once it runs on the page (or has reported why not).
+ */
 export function init(config) {
-  started = started || load({ module_or_path: new URL('./consentry-core_bg.wasm', import.meta.url) });
-  return started.then(domReady).then(() => core.init(config));
+  if (started) {
+    console.error('consentry: init was already called; call reset() to ask again');
+    return started;
+  }
+  const text = typeof config === 'string' ? config
+    : config !== null && typeof config === 'object' ? JSON.stringify(config) : null;
+  started = domReady().then(() => {
+    // Not a config at all: the wasm says so, in the words of every config error.
+    if (text === null) return loadWasm().then((m) => m.init(config));
+    return consentryStart(text, loadWasm, (a) => { published = a; });
+  }).catch(fail);
+  return started;
 }
 
 function ready(name) {
   return (...args) => {
-    if (!started) {
+    if (!published) {
       console.error('consentry: not started yet: call init(config) first (' + name + ')');
       return null;
     }
-    return core[name](...args);
+    return published[name](...args);
   };
 }
 
@@ -34,15 +62,14 @@ export const acceptAll = ready('acceptAll');
 export const rejectAll = ready('rejectAll');
 export const acceptCategories = ready('acceptCategories');
 export const getConsent = ready('getConsent');
-export const isGranted = (id) => (started ? core.isGranted(id) : false);
+export const isGranted = (id) => (published ? published.isGranted(id) : false);
 export const reset = ready('reset');
 
 /** Calls callback(detail) on every change; returns a function that unsubscribes. */
 export function on(event, callback) {
-  if (!started) {
+  if (!published) {
     console.error('consentry: not started yet: call init(config) first (on)');
     return () => {};
   }
-  const id = core.on(event, callback);
-  return () => core.off(id);
+  return published.on(event, callback);
 }

@@ -25,9 +25,9 @@
 //!   courier task that signs and delivers receipts
 //!
 //! This file is the whole JS API; every export is documented here. On a
-//! returning visitor's page the loader's core (`pkg-config/consentry.js`)
-//! answers `getConsent`, `isGranted` and `on` itself and loads this module
-//! for anything else (`init`'s `adopt`).
+//! returning visitor's page the consent core (`pkg-config/core.js`, in the
+//! loader and the npm module) answers `getConsent`, `isGranted` and `on`
+//! itself and loads this module for anything else (`init`'s `adopt`).
 
 pub mod checked;
 pub mod config;

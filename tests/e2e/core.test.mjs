@@ -1,6 +1,7 @@
-// The loader's core (pkg-config/consentry.js): a returning visitor's page
-// applies the stored choice without fetching the wasm, and anything more
-// hands the page over to the wasm with nothing lost.
+// The consent core (pkg-config/core.js, in the classic loader and the npm
+// module): a returning visitor's page applies the stored choice without
+// fetching the wasm, and anything more hands the page over to the wasm with
+// nothing lost.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -235,4 +236,55 @@ test('once the banner is shown, "Customize" works offline: nothing it needs is f
   assert.equal(await page.evaluate(() => window.consentry.isGranted('analytics')), true);
   assert.ok(!wasmFetched(p), `fetched after the banner: ${p.fetched.join(', ')}`);
   assert.deepEqual(p.pageErrors, []);
+});
+
+test('the npm module runs the same core: a returning visit imports no wasm', T, async (t) => {
+  const p = await newPage(t);
+  const { page } = p;
+  const fetched = [];
+  page.on('request', (r) => fetched.push(new URL(r.url()).pathname));
+  const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>npm</title>
+<script type="text/plain" data-category="analytics">(window.ran = window.ran || []).push('analytics')</script>
+<script type="module">
+import { init, getConsent, isGranted, on } from '/npm/index.js';
+window.npm = { getConsent, isGranted, on, init };
+await init(${BARE_CONFIG});
+window.npmStarted = true;
+</script></head><body><main><h1>npm</h1></main></body></html>`;
+  await page.route(BASE + '/npm-page.html', (route) => route.fulfill({ contentType: 'text/html', body: html }));
+  await page.goto(BASE + '/npm-page.html');
+  await banner(page).getByRole('button', { name: 'Accept all', exact: true }).click();
+  await waitInPage(page, () => window.npm.isGranted('analytics') === true);
+  await waitInPage(page, () => !Object.keys(localStorage).some((k) => k.startsWith('consentry:entry:')));
+  const chosen = await page.evaluate(() => window.npm.getConsent());
+  assert.ok(fetched.some((f) => f.endsWith('/npm/consentry-core_bg.wasm')), 'the first visit runs the wasm');
+
+  fetched.length = 0;
+  await page.reload();
+  await waitInPage(page, () => window.npmStarted === true);
+  assert.ok(!fetched.some((f) => /\/npm\/(consentry-core|snippets\/)/.test(f)), `a returning visit fetched: ${fetched.join(', ')}`);
+  assert.deepEqual(await page.evaluate(() => window.npm.getConsent()), chosen);
+  assert.deepEqual(await page.evaluate(() => window.ran), ['analytics']);
+  await page.getByRole('button', { name: 'Privacy settings' }).waitFor({ state: 'visible' });
+  assert.equal(await page.evaluate(() => typeof window.consentry), 'undefined', 'the module sets no global');
+  p.consoleErrors.length = 0;
+  await page.evaluate(() => window.npm.init({}));
+  assert.deepEqual(widgetErrors(p.consoleErrors), ['consentry: init was already called; call reset() to ask again']);
+  assert.deepEqual(p.pageErrors, []);
+});
+
+test('a handover that fails to load the wasm (offline) is tried again on the next click', T, async (t) => {
+  const p = await barePage(t);
+  const { page } = p;
+  await chooseOnce(p);
+  await revisit(p);
+  await page.route(BASE + '/consentry-core_bg.wasm', (route) => route.abort());
+  const reopen = page.getByRole('button', { name: 'Privacy settings' });
+  await reopen.click();
+  for (let i = 0; i < 50 && widgetErrors(p.consoleErrors).length === 0; i++) await page.waitForTimeout(100);
+  assert.equal(widgetErrors(p.consoleErrors).length, 1, 'the failure is said once');
+  assert.equal(await preferences(page).count(), 0);
+  await page.unroute(BASE + '/consentry-core_bg.wasm');
+  await reopen.click();
+  await preferences(page).waitFor({ state: 'visible' });
 });

@@ -157,37 +157,56 @@ pub fn build() -> Result<Sizes> {
     print_sizes("target/dist (what a page loads for the widget)", &files)
 }
 
-/// The classic loader with what its core draws put in from the one source
-/// the wasm uses too: the shell's CSS and the reopen button's icon.
-fn loader_source(out_dir: &Path) -> Result<String> {
-    let source = fs::read_to_string("pkg-config/consentry.js")?;
-    let token = "'__CONSENTRY_GLUE_IMPORTS__'";
+/// `template` (the classic loader or the npm module) with a `token` replaced:
+/// an error naming both when the token is missing, so a renamed token cannot
+/// ship a file with the placeholder left in.
+fn put_in(template: &str, source: &str, token: &str, value: &str) -> Result<String> {
     if !source.contains(token) {
-        return Err(format!(
-            "pkg-config/consentry.js lacks the {token} it lists the glue's imports in"
-        )
-        .into());
+        return Err(
+            format!("{template} lacks the {token} that `cargo xtask dist` replaces").into(),
+        );
     }
+    Ok(source.replace(token, value))
+}
+
+/// The consent core (pkg-config/core.js), with what it draws put in from the
+/// one source the wasm uses too: the shell's CSS and the reopen button's icon.
+fn core_source() -> Result<String> {
+    let template = "pkg-config/core.js";
+    let mut core = fs::read_to_string(template)?;
+    for (token, file) in [
+        ("'__CONSENTRY_SHELL_CSS__'", "src/ui/shell.css"),
+        ("'__CONSENTRY_REOPEN_ICON__'", "src/ui/reopen.svg"),
+    ] {
+        let text = fs::read_to_string(file).map_err(|err| format!("cannot read {file}: {err}"))?;
+        core = put_in(template, &core, token, &js_string(text.trim_end()))?;
+    }
+    Ok(core)
+}
+
+/// `template` with the consent core put in: the classic loader and the npm
+/// module carry the same core.
+fn with_core(template: &str) -> Result<String> {
+    let source = fs::read_to_string(template)?;
+    put_in(template, &source, "/*__CONSENTRY_CORE__*/", &core_source()?)
+}
+
+/// The classic loader: its core, and the glue's imports it fetches beside
+/// the glue (the snippets wasm-bindgen wrote into `out_dir`).
+fn loader_source(out_dir: &Path) -> Result<String> {
+    let template = "pkg-config/consentry.js";
     let mut imports = Vec::new();
     for snippet in snippets(out_dir) {
         if let Ok(rel) = snippet.strip_prefix(out_dir) {
             imports.push(rel.to_string_lossy().replace('\\', "/"));
         }
     }
-    let mut out = source.replace(token, &js_string(&imports.join(" ")));
-    for (token, file) in [
-        ("'__CONSENTRY_SHELL_CSS__'", "src/ui/shell.css"),
-        ("'__CONSENTRY_REOPEN_ICON__'", "src/ui/reopen.svg"),
-    ] {
-        if !source.contains(token) {
-            return Err(
-                format!("pkg-config/consentry.js lacks the {token} it takes {file} in").into(),
-            );
-        }
-        let text = fs::read_to_string(file).map_err(|err| format!("cannot read {file}: {err}"))?;
-        out = out.replace(token, &js_string(text.trim_end()));
-    }
-    Ok(out)
+    put_in(
+        template,
+        &with_core(template)?,
+        "'__CONSENTRY_GLUE_IMPORTS__'",
+        &js_string(&imports.join(" ")),
+    )
 }
 
 /// `text` as a single-quoted JS string literal.
@@ -294,7 +313,6 @@ fn npm_package(out: &Path) -> Result {
     // template's `files` list names but nobody wrote yet is simply absent.
     let template = [
         "package.json",
-        "index.js",
         "index.d.ts",
         "README.md",
         "consentry.schema.json",
@@ -322,6 +340,8 @@ fn npm_package(out: &Path) -> Result {
             fs::copy(&snippet, to)?;
         }
     }
+    // The module with the same core as the classic loader.
+    fs::write(npm.join("index.js"), with_core("pkg-config/index.js")?)?;
     Ok(())
 }
 

@@ -1,0 +1,253 @@
+// The consent core, shared by the classic loader (consentry.js) and the npm
+// module (index.js): `cargo xtask dist` puts this file into both.
+//
+// Most page views are a returning visitor's, who already chose: for them the
+// core is the whole widget. It applies the stored choice (gated scripts, the
+// reopen button, getConsent/isGranted/on) without loading the wasm, when the
+// config text is the one the wasm checked on this browser before (the record
+// src/checked.rs leaves), the `consentry` cookie holds a current choice for
+// it, and the page needs nothing more (no gated iframe to draw a placeholder
+// for, no configured form, no receipt waiting). Anything else, and any click
+// or API call that asks for more, loads the wasm, which then owns the page.
+
+// Put in by `cargo xtask dist`: from src/ui/shell.css, src/ui/reopen.svg,
+// and the files wasm-bindgen wrote.
+var SHELL_CSS = '__CONSENTRY_SHELL_CSS__';
+var REOPEN_ICON = '__CONSENTRY_REOPEN_ICON__';
+// The names the wasm uses (src/checked.rs, src/consent.rs,
+// src/page/gating.rs); tests/e2e/core.test.mjs holds both to them.
+var CHECKED = 'consentry:checked';
+var COOKIE = 'consentry';
+var GATED_SCRIPTS = 'script[type="text/plain"][data-category]';
+var GATED_FRAMES = 'iframe[data-category][data-src]';
+
+function fail(e) {
+  console.error('consentry: ' + (e && e.message ? e.message : e));
+}
+
+// Storage and cookies throw in sandboxed frames and some private modes.
+function safe(f) {
+  try {
+    return f();
+  } catch (e) {
+    return null;
+  }
+}
+function storage(f) {
+  return safe(function () { return f(localStorage); });
+}
+
+// The view the wasm left for exactly this config text, or null.
+function checkedView(text) {
+  return storage(function (s) {
+    var r = JSON.parse(s.getItem(CHECKED));
+    return r && r.text === text ? r.view : null;
+  });
+}
+
+// The `consentry` cookie read as ConsentState::decode reads it
+// (src/consent.rs): anything malformed is no stored choice.
+var ID = /^[A-Za-z0-9_-]{1,64}$/;
+var MAX = { r: 4294967295n, t: 18446744073709551615n, e: 18446744073709551615n };
+function decode(value) {
+  var f = Object.create(null);
+  var pairs = value.split('&');
+  for (var i = 0; i < pairs.length; i++) {
+    var at = pairs[i].indexOf('=');
+    if (at < 0) return null;
+    var k = pairs[i].slice(0, at);
+    var v = pairs[i].slice(at + 1);
+    if (MAX[k]) {
+      if (!/^\+?[0-9]+$/.test(v) || BigInt(v.replace('+', '')) > MAX[k]) return null;
+      v = Number(v.replace('+', ''));
+    }
+    f[k] = v;
+  }
+  if (f.v !== '1' || f.c === undefined || f.r === undefined || f.t === undefined || f.e === undefined) return null;
+  var granted = f.c.split('|').filter(Boolean);
+  var id = f.id === undefined ? '' : f.id;
+  if (!granted.every(function (g) { return ID.test(g); }) || !/^[A-Za-z0-9-]*$/.test(id)) return null;
+  return { granted: granted, revision: f.r, givenAt: f.t, expiresAt: f.e, receiptId: id };
+}
+
+function storedChoice() {
+  var pairs = safe(function () { return document.cookie.split(';'); }) || [];
+  for (var i = 0; i < pairs.length; i++) {
+    var p = pairs[i].trim();
+    var at = p.indexOf('=');
+    if (at < 0 || p.slice(0, at) !== COOKIE) continue;
+    var state = null;
+    try {
+      state = decode(decodeURIComponent(p.slice(at + 1)));
+    } catch (e) {
+      // Not URI-encoded: as if absent, like the wasm.
+    }
+    if (state) return state;
+  }
+  return null;
+}
+
+// ConsentState::is_current: this revision, not expired (rule 9).
+function isCurrent(state, view) {
+  var now = Math.floor(Date.now() / 1000);
+  return state.revision === view.revision && now < state.expiresAt && state.expiresAt > state.givenAt;
+}
+
+function needsWidget(view) {
+  if (document.querySelector(GATED_FRAMES)) return true;
+  if (view.forms.some(function (s) { try { return document.querySelector(s); } catch (e) { return true; } })) return true;
+  return view.receipts && storage(function (s) {
+    if (s.getItem(view.migrated) === null) return true;
+    for (var i = 0; i < s.length; i++) if (String(s.key(i)).indexOf(view.journal) === 0) return true;
+    return false;
+  }) !== false;
+}
+
+function iso(s) {
+  return new Date(s * 1000).toISOString();
+}
+
+// src/page/gating.rs release_scripts: a text/plain script never runs, so
+// a fresh element takes its place; `data-type` keeps a module a module.
+function release(granted) {
+  var due = [].filter.call(document.querySelectorAll(GATED_SCRIPTS), function (s) {
+    var c = s.getAttribute('data-category');
+    return c.charAt(0) === '!' ? granted.indexOf(c.slice(1)) < 0 : granted.indexOf(c) >= 0;
+  });
+  due.forEach(function (old) {
+    var s = document.createElement('script');
+    [].forEach.call(old.attributes, function (a) {
+      if (a.name === 'data-type') s.setAttribute('type', a.value);
+      else if (a.name !== 'type') s.setAttribute(a.name, a.value);
+    });
+    if (old.hasAttribute('src')) s.async = false;
+    else s.text = old.textContent;
+    old.replaceWith(s);
+  });
+}
+
+var widget = null;
+var api = null;
+
+function expose(own, publish) {
+  function call(name) {
+    return function () {
+      var args = arguments;
+      if (widget) return widget[name].apply(null, args);
+      own.hand().then(function (m) { m[name].apply(null, args); }).catch(fail);
+    };
+  }
+  api = {
+    show: call('show'),
+    showPreferences: call('showPreferences'),
+    acceptAll: call('acceptAll'),
+    rejectAll: call('rejectAll'),
+    acceptCategories: call('acceptCategories'),
+    getConsent: function () { return widget ? widget.getConsent() : own.consent(); },
+    isGranted: function (id) { return widget ? widget.isGranted(id) : own.isGranted(id); },
+    on: function (event, callback) {
+      if (widget) {
+        var id = widget.on(event, callback);
+        return function () { widget.off(id); };
+      }
+      return own.on(event, callback);
+    },
+    reset: call('reset')
+  };
+  publish(api);
+}
+
+// A returning visitor's page, run without the wasm until it is asked for.
+function own(text, view, state, loadWasm, publish) {
+  var host = null;
+  var subs = [];
+  var handing = null;
+  function openLinks(e) {
+    var t = e.target;
+    if (t && t.closest && t.closest('[data-consentry-open]')) {
+      e.preventDefault();
+      api.showPreferences();
+    }
+  }
+  var core = {
+    consent: function () {
+      return { categories: state.granted.slice(), revision: state.revision, givenAt: iso(state.givenAt),
+        expiresAt: iso(state.expiresAt), receiptId: state.receiptId };
+    },
+    isGranted: function (id) {
+      return view.necessary.indexOf(id) >= 0 || state.granted.indexOf(id) >= 0;
+    },
+    on: function (event, callback) {
+      var sub = { f: callback, id: 0 };
+      if (event !== 'change') {
+        // The wasm says what is wrong, in its own words.
+        core.hand().then(function (m) { m.on(event, callback); }).catch(fail);
+        return function () {};
+      }
+      subs.push(sub);
+      return function () {
+        subs = subs.filter(function (s) { return s !== sub; });
+        if (widget && sub.id) widget.off(sub.id);
+      };
+    },
+    // Hands the page to the wasm: it reads the same cookie, draws its own
+    // reopen button where ours was, and takes the callbacks.
+    hand: function () {
+      handing = handing || loadWasm().then(function (m) {
+        var focused = host && document.activeElement === host;
+        if (host) host.remove();
+        document.removeEventListener('click', openLinks);
+        m.init(text, true);
+        widget = m;
+        subs.forEach(function (s) { s.id = m.on('change', s.f); });
+        var root = document.getElementById('consentry-root');
+        var b = focused && root && root.shadowRoot && root.shadowRoot.querySelector('.reopen');
+        if (b) b.focus();
+        return m;
+      });
+      handing.catch(function () { handing = null; });
+      return handing;
+    }
+  };
+  expose(core, publish);
+  release(state.granted);
+  if (view.reopen) {
+    host = document.createElement('div');
+    host.id = 'consentry-root';
+    host.setAttribute('data-nosnippet', '');
+    var root = host.attachShadow({ mode: 'open' });
+    var style = document.createElement('style');
+    style.textContent = SHELL_CSS + view.theme;
+    var b = document.createElement('button');
+    b.type = 'button';
+    b.className = 'reopen';
+    b.setAttribute('aria-label', view.reopen);
+    b.innerHTML = REOPEN_ICON;
+    b.addEventListener('click', function () { api.showPreferences(); });
+    root.append(style, b);
+    document.body.appendChild(host);
+  }
+  document.addEventListener('click', openLinks);
+  window.dispatchEvent(new CustomEvent('consentry:ready', { detail: core.consent() }));
+}
+
+// Starts the widget on this page with the config `text`: the core alone
+// for a returning visitor it can serve, else the wasm (`loadWasm()`
+// resolves to its started glue module). `publish(api)` gets the JS API
+// before anything is said on the page.
+function consentryStart(text, loadWasm, publish) {
+  var view = checkedView(text);
+  var state = view && storedChoice();
+  if (state && isCurrent(state, view) && !needsWidget(view)) return Promise.resolve(own(text, view, state, loadWasm, publish));
+  return loadWasm().then(function (m) {
+    widget = m;
+    expose(null, publish);
+    m.init(text);
+  });
+}
+
+// Whether this browser has no stored choice at all: then the wasm is
+// needed for sure, and worth fetching while the config loads.
+function firstVisit() {
+  return !safe(function () { return document.cookie.indexOf(COOKIE + '=') >= 0; });
+}
