@@ -61,6 +61,14 @@ async function revisit(p) {
   await waitReady(p.page);
 }
 
+/** A returning visitor on the bare page: chose once (Accept all), then came back. */
+async function returningPage(t) {
+  const p = await barePage(t);
+  await chooseOnce(p);
+  await revisit(p);
+  return p;
+}
+
 test('a returning visitor gets the stored choice applied by the loader alone, the wasm never fetched', T, async (t) => {
   const p = await barePage(t);
   const { page } = p;
@@ -83,10 +91,8 @@ test('a returning visitor gets the stored choice applied by the loader alone, th
 });
 
 test('the reopen button hands the page to the wasm: the dialog opens, callbacks move over, focus comes back', T, async (t) => {
-  const p = await barePage(t);
+  const p = await returningPage(t);
   const { page } = p;
-  await chooseOnce(p);
-  await revisit(p);
   await page.evaluate(() => {
     window.calls = [];
     const dropped = window.consentry.on('change', (d) => window.calls.push('dropped:' + d.action));
@@ -111,10 +117,8 @@ test('the reopen button hands the page to the wasm: the dialog opens, callbacks 
 });
 
 test('the page\'s "Cookie settings" link and the JS API hand over too', T, async (t) => {
-  const p = await barePage(t);
+  const p = await returningPage(t);
   const { page } = p;
-  await chooseOnce(p);
-  await revisit(p);
   await page.getByRole('link', { name: 'Cookie settings' }).click();
   await preferences(page).waitFor({ state: 'visible' });
   assert.ok(!page.url().endsWith('#'), 'the link did not navigate');
@@ -274,10 +278,8 @@ window.npmStarted = true;
 });
 
 test('a handover that fails to load the wasm (offline) is tried again on the next click', T, async (t) => {
-  const p = await barePage(t);
+  const p = await returningPage(t);
   const { page } = p;
-  await chooseOnce(p);
-  await revisit(p);
   await page.route(BASE + '/consentry-core_bg.wasm', (route) => route.abort());
   const reopen = page.getByRole('button', { name: 'Privacy settings' });
   await reopen.click();
