@@ -97,21 +97,26 @@ mod web {
     /// Runs `f` on the widget. Never panics: before `init`, or if a site
     /// callback re-enters mid-update, it logs and returns `None`.
     fn with_widget<R>(f: impl FnOnce(&mut Widget) -> R) -> Option<R> {
-        WIDGET.with(|cell| match cell.try_borrow_mut() {
-            Ok(mut guard) => match guard.as_mut() {
-                Some(w) => Some(f(w)),
-                None => {
-                    log_error(NOT_STARTED);
+        // `try_with`, not `with`: the thread-local is never gone while the
+        // page runs, and `with`'s panic path costs bytes in the wasm.
+        WIDGET
+            .try_with(|cell| match cell.try_borrow_mut() {
+                Ok(mut guard) => match guard.as_mut() {
+                    Some(w) => Some(f(w)),
+                    None => {
+                        log_error(NOT_STARTED);
+                        None
+                    }
+                },
+                Err(_) => {
+                    log_error(
+                        "consentry: called while the widget was busy; try again from a setTimeout",
+                    );
                     None
                 }
-            },
-            Err(_) => {
-                log_error(
-                    "consentry: called while the widget was busy; try again from a setTimeout",
-                );
-                None
-            }
-        })
+            })
+            .ok()
+            .flatten()
     }
 
     fn choose(choice: Choice, method: Method) {
@@ -186,7 +191,9 @@ mod web {
     /// stored choice on this page without the wasm, and hands over now.
     #[wasm_bindgen]
     pub fn init(config: JsValue, adopt: Option<bool>) {
-        let started = WIDGET.with(|cell| cell.try_borrow().map(|w| w.is_some()).unwrap_or(true));
+        let started = WIDGET
+            .try_with(|cell| cell.try_borrow().map(|w| w.is_some()).unwrap_or(true))
+            .unwrap_or(true);
         if started {
             log_error("consentry: init was already called; call reset() to ask again");
             return;
@@ -213,7 +220,7 @@ mod web {
         match Widget::mount(config, adopt == Some(true)) {
             Ok((widget, outcome)) => {
                 keep_checked(&text, widget.config());
-                WIDGET.with(|cell| {
+                let _ = WIDGET.try_with(|cell| {
                     if let Ok(mut slot) = cell.try_borrow_mut() {
                         *slot = Some(widget);
                     }
