@@ -16,7 +16,7 @@ use crate::{cargo, run, target_dir, Result};
 /// goal where the split into parts has not reached it yet (the banner, the
 /// dialog and receipts are still one wasm module, so a first visit loads
 /// all of it): printed, not enforced, and the budget is then a ceiling
-/// to catch regressions until the split lands (64,925 bytes when it was set).
+/// to catch regressions until the split lands (set at 64,925 bytes).
 struct Visit {
     what: &'static str,
     files: fn(&Path) -> Vec<PathBuf>,
