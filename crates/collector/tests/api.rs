@@ -3,13 +3,11 @@
 
 mod support;
 
-use std::sync::Arc;
-
 use axum::body::{to_bytes, Body};
 use axum::http::{Request, StatusCode};
 use axum::Router;
 use consentry_collector::store::Lookup;
-use consentry_collector::{app, audit, retention, AppState, Collector, Site, Sites, Store};
+use consentry_collector::{app, audit, retention, AppState, Sites, Store};
 use serde_json::Value;
 use support::common;
 use tower::ServiceExt;
@@ -32,29 +30,11 @@ struct Api {
 
 async fn api_with(admin_token: Option<&str>) -> Api {
     let dir = support::TempDir::new("api");
-    let sites: Sites = [(
-        common::SITE.to_owned(),
-        Site {
-            origins: vec![ORIGIN.to_owned()],
-            retention_days: Some(1095),
-        },
-    )]
-    .into_iter()
-    .collect();
-    let signer = support::signer();
-    let url = format!("sqlite://{}", dir.0.join("consentry.db").display());
-    let store = Store::open(&url, Arc::clone(&signer), support::origin())
-        .await
-        .expect("store");
-    let collector = Collector::new(
-        sites.clone(),
-        store.clone(),
-        signer,
-        admin_token.map(str::to_owned),
-    )
-    .with_clock(now);
+    let sites = support::one_site(ORIGIN, Some(1095));
+    let (collector, store) =
+        support::collector_on(&support::sqlite_in(&dir), sites.clone(), admin_token).await;
     Api {
-        router: app(AppState::new(Vec::new()).with_collector(collector)),
+        router: app(AppState::new(Vec::new()).with_collector(collector.with_clock(now))),
         store,
         sites,
         _dir: dir,

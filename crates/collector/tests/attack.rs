@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use consentry_collector::limits::Limits;
 use consentry_collector::store::now_rfc3339;
-use consentry_collector::{AppState, Collector, Sites, Store};
+use consentry_collector::{AppState, Sites};
 use support::common;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
@@ -64,12 +64,7 @@ async fn serve(name: &str, limits: Limits, sites_toml: &str) -> Running {
     let _ = captured_log();
     let dir = support::TempDir::new(name);
     let sites = Sites::parse(sites_toml, false).expect("sites");
-    let url = format!("sqlite://{}", dir.0.join("consentry.db").display());
-    let signer = support::signer();
-    let store = Store::open(&url, Arc::clone(&signer), support::origin())
-        .await
-        .expect("store");
-    let collector = Collector::new(sites, store, signer, None);
+    let (collector, _) = support::collector_on(&support::sqlite_in(&dir), sites, None).await;
     let state = AppState::new(Vec::new())
         .with_limits(limits)
         .with_collector(collector);

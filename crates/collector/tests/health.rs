@@ -9,13 +9,12 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::{to_bytes, Body};
 use axum::http::{Request, StatusCode};
 use axum::Router;
-use consentry_collector::{app, AppState, Collector, Site, Sites, Store};
+use consentry_collector::{app, AppState, Store};
 use serde_json::Value;
 use support::common;
 use tower::ServiceExt;
@@ -41,22 +40,10 @@ struct Running {
 }
 
 async fn collector_on(url: &str) -> Running {
-    let sites: Sites = [(
-        common::SITE.to_owned(),
-        Site {
-            origins: vec![ORIGIN.to_owned()],
-            retention_days: None,
-        },
-    )]
-    .into_iter()
-    .collect();
-    let signer = support::signer();
-    let store = Store::open(url, Arc::clone(&signer), support::origin())
-        .await
-        .expect("open the store");
-    let collector = Collector::new(sites, store.clone(), signer, None).with_clock(now);
+    let (collector, store) =
+        support::collector_on(url, support::one_site(ORIGIN, None), None).await;
     Running {
-        router: app(AppState::new(Vec::new()).with_collector(collector)),
+        router: app(AppState::new(Vec::new()).with_collector(collector.with_clock(now))),
         _store: store,
     }
 }

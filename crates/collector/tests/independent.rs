@@ -8,14 +8,13 @@ mod support;
 
 use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::Arc;
 
 use axum::body::{to_bytes, Body};
 use axum::http::{Request, StatusCode};
 use axum::Router;
 use base64::engine::general_purpose::STANDARD as BASE64_STANDARD;
 use base64::Engine as _;
-use consentry_collector::{app, AppState, Collector, Site, Sites, Store};
+use consentry_collector::{app, AppState};
 use serde_json::{json, Value};
 use support::common;
 use tower::ServiceExt;
@@ -91,22 +90,9 @@ fn root_of(checkpoint: &str) -> [u8; 32] {
 /// consistency proof from every earlier checkpoint to it, and the JWKS.
 async fn what_an_auditor_collects() -> Value {
     let dir = support::TempDir::new("independent");
-    let sites: Sites = [(
-        common::SITE.to_owned(),
-        Site {
-            origins: vec![ORIGIN.to_owned()],
-            retention_days: None,
-        },
-    )]
-    .into_iter()
-    .collect();
-    let signer = support::signer();
-    let url = format!("sqlite://{}", dir.0.join("consentry.db").display());
-    let store = Store::open(&url, Arc::clone(&signer), support::origin())
-        .await
-        .expect("store");
-    let collector = Collector::new(sites, store, signer, None).with_clock(now);
-    let router = app(AppState::new(Vec::new()).with_collector(collector));
+    let sites = support::one_site(ORIGIN, None);
+    let (collector, _) = support::collector_on(&support::sqlite_in(&dir), sites, None).await;
+    let router = app(AppState::new(Vec::new()).with_collector(collector.with_clock(now)));
 
     let mut acks = Vec::new();
     for i in 0..RECEIPTS {

@@ -11,7 +11,7 @@ use std::task::Poll;
 use axum::body::{to_bytes, Body, Bytes};
 use axum::http::{Request, StatusCode};
 use axum::Router;
-use consentry_collector::{app, AppState, Collector, Sites, Store};
+use consentry_collector::{app, AppState, Sites};
 use serde_json::Value;
 use support::common;
 use tower::ServiceExt;
@@ -48,14 +48,9 @@ async fn api() -> Api {
         false,
     )
     .expect("sites");
-    let signer = support::signer();
-    let url = format!("sqlite://{}", dir.0.join("consentry.db").display());
-    let store = Store::open(&url, Arc::clone(&signer), support::origin())
-        .await
-        .expect("store");
-    let collector = Collector::new(sites, store, signer, None).with_clock(now);
+    let (collector, _) = support::collector_on(&support::sqlite_in(&dir), sites, None).await;
     Api {
-        router: app(AppState::new(Vec::new()).with_collector(collector)),
+        router: app(AppState::new(Vec::new()).with_collector(collector.with_clock(now))),
         _dir: dir,
     }
 }

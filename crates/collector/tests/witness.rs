@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use axum::extract::Request;
 use axum::Router;
 use consentry_collector::witness::{Report, Status, Witness};
-use consentry_collector::{app, AppState, Collector, Countersigner, Site, Sites, Store};
+use consentry_collector::{app, AppState, Collector, Countersigner, Store};
 use support::{common, TempDir};
 use tower::ServiceExt;
 
@@ -48,15 +48,7 @@ impl Log {
         let store = Store::open(&url, Arc::clone(&signer), support::origin())
             .await
             .expect("store");
-        let sites: Sites = [(
-            common::SITE.to_owned(),
-            Site {
-                origins: vec!["http://127.0.0.1:8080".to_owned()],
-                retention_days: None,
-            },
-        )]
-        .into_iter()
-        .collect();
+        let sites = support::one_site("http://127.0.0.1:8080", None);
         let collector = Collector::new(sites, store.clone(), signer, None);
         Log {
             store,

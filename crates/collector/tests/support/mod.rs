@@ -148,6 +148,44 @@ impl Db {
     }
 }
 
+/// `common::SITE` alone, on `origin`.
+pub fn one_site(origin: &str, retention_days: Option<u32>) -> consentry_collector::Sites {
+    [(
+        common::SITE.to_owned(),
+        consentry_collector::Site {
+            origins: vec![origin.to_owned()],
+            retention_days,
+        },
+    )]
+    .into_iter()
+    .collect()
+}
+
+/// A collector for `sites` on the store at `url` (opened, migrated), with
+/// the tests' countersigning key, and that store.
+pub async fn collector_on(
+    url: &str,
+    sites: consentry_collector::Sites,
+    admin_token: Option<&str>,
+) -> (consentry_collector::Collector, Store) {
+    let signer = signer();
+    let store = Store::open(url, Arc::clone(&signer), origin())
+        .await
+        .expect("open the store");
+    let collector = consentry_collector::Collector::new(
+        sites,
+        store.clone(),
+        signer,
+        admin_token.map(str::to_owned),
+    );
+    (collector, store)
+}
+
+/// The URL of a SQLite store in `dir`.
+pub fn sqlite_in(dir: &TempDir) -> String {
+    format!("sqlite://{}", dir.0.join("consentry.db").display())
+}
+
 /// A collector's files in one directory, as an operator lays them out: the
 /// sites file, the SQLite store and the countersigning key.
 pub struct CollectorDir {
