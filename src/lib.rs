@@ -234,10 +234,11 @@ mod web {
     /// Leaves the checked config for the loader's core on the next pages
     /// (see `checked`). Only a config that mounted gets there.
     fn keep_checked(text: &str, config: &Config) {
-        use crate::page::courier::{record_put, ENTRY, MIGRATED};
+        use crate::page::courier::{record_get, record_put, ENTRY, MIGRATED};
         let theme = crate::ui::theme_css(config);
         let record = crate::checked::record(text, config, &theme, ENTRY, MIGRATED);
-        if !record.is_empty() {
+        // Most pages find it there already: no write to storage then.
+        if !record.is_empty() && record_get(crate::checked::KEY).as_deref() != Some(&record) {
             record_put(crate::checked::KEY, &record);
         }
     }

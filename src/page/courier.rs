@@ -30,7 +30,7 @@ use crate::ui::dom::concat;
 #[wasm_bindgen(module = "/src/page/io.js")]
 extern "C" {
     #[wasm_bindgen(js_name = recordGet)]
-    fn record_get(key: &str) -> Option<String>;
+    pub(crate) fn record_get(key: &str) -> Option<String>;
     #[wasm_bindgen(js_name = recordPut)]
     pub(crate) fn record_put(key: &str, text: &str);
     #[wasm_bindgen(js_name = recordDelete)]
