@@ -17,6 +17,9 @@
 //! whether the config has an `endpoint`; `journal` and `migrated` name the
 //! records whose presence (or absence) means receipts are waiting, so the
 //! core loads the full widget to send them.
+//!
+//! `view_model` is the other thing a checked config gives the JS side: what
+//! `ui/view.js` draws the banner and the dialog from.
 
 use consentry_receipt::json::Json;
 
@@ -26,10 +29,9 @@ use crate::config::{Config, Text};
 pub const KEY: &str = "consentry:checked";
 
 /// The record for `text`, the config exactly as the page gave it, and the
-/// `Config` read from it. `theme` is the CSS the shell adds for the site's
-/// colours (see `ui::theme_css`); `journal` and `migrated` are the courier's
-/// record names.
-pub fn record(text: &str, config: &Config, theme: &str, journal: &str, migrated: &str) -> String {
+/// `Config` read from it. `journal` and `migrated` are the courier's record
+/// names.
+pub fn record(text: &str, config: &Config, journal: &str, migrated: &str) -> String {
     let mut necessary = Vec::new();
     for c in config.categories.iter().filter(|c| c.necessary) {
         necessary.push(Json::str(&c.id));
@@ -47,7 +49,7 @@ pub fn record(text: &str, config: &Config, theme: &str, journal: &str, migrated:
                 .reopen_button
                 .then(|| Json::str(&config.texts[Text::Reopen])),
         ),
-        ("theme", Some(Json::str(theme))),
+        ("theme", Some(Json::str(&theme_css(config)))),
         (
             "forms",
             Some(Json::Arr(
@@ -68,6 +70,75 @@ pub fn record(text: &str, config: &Config, theme: &str, journal: &str, migrated:
     record.canonical().unwrap_or_default()
 }
 
+/// The site's colours as CSS for the widget's shadow root. They apply to
+/// the light scheme only: a brand colour picked for a white page rarely
+/// keeps 4.5:1 contrast on a dark one, so dark mode keeps the built-in
+/// accessible palette. Values were checked by `Config::validate` (no `;`,
+/// braces, `<` or `url(`), so they cannot escape the declaration. Empty
+/// when the site sets no colours.
+pub fn theme_css(config: &Config) -> String {
+    if config.theme.is_empty() {
+        return String::new();
+    }
+    let mut css = String::from("@media not all and (prefers-color-scheme:dark){:host{");
+    for (name, value) in &config.theme {
+        css.push_str(name);
+        css.push(':');
+        css.push_str(value);
+        css.push(';');
+    }
+    css.push_str("}}");
+    css
+}
+
+/// What `ui/view.js` draws from, as JSON: every text by its config key, the
+/// policy link, the reopen button's label (absent when the site turned the
+/// button off), and each category with its cookie table rows.
+///
+/// ```text
+/// {"texts":{"acceptAll":"Accept all",…},"policy":"/privacy","reopen":"Privacy settings",
+///  "categories":[{"id":"analytics","title":"…","description":"…","necessary":false,
+///                 "cookies":[["_ga","Google","…","2 years"]]}]}
+/// ```
+pub fn view_model(config: &Config) -> String {
+    let mut texts = Vec::new();
+    for (key, _, text) in config.texts.all() {
+        texts.push((key.to_owned(), Json::str(text)));
+    }
+    let mut categories = Vec::new();
+    for c in &config.categories {
+        let mut cookies = Vec::new();
+        for k in &c.cookies {
+            cookies.push(Json::Arr(vec![
+                Json::str(&k.name),
+                Json::str(&k.provider),
+                Json::str(&k.purpose),
+                Json::str(&k.duration),
+            ]));
+        }
+        categories.push(Json::object(vec![
+            ("id", Some(Json::str(&c.id))),
+            ("title", Some(Json::str(&c.title))),
+            ("description", Some(Json::str(&c.description))),
+            ("necessary", Some(Json::Bool(c.necessary))),
+            ("cookies", Some(Json::Arr(cookies))),
+        ]));
+    }
+    let model = Json::object(vec![
+        ("texts", Some(Json::Obj(texts))),
+        ("policy", Some(Json::str(&config.privacy_policy_url))),
+        (
+            "reopen",
+            config
+                .reopen_button
+                .then(|| Json::str(&config.texts[Text::Reopen])),
+        ),
+        ("categories", Some(Json::Arr(categories))),
+    ]);
+    // As in `record`: no number here, so canonical writing cannot fail.
+    model.canonical().unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,14 +151,14 @@ mod tests {
     #[test]
     fn the_record_keeps_the_text_as_written_and_what_the_core_needs() {
         let config = Config::parse(TEXT).expect("valid");
-        let record = record(TEXT, &config, ":host{}", "j:", "m");
+        let record = record(TEXT, &config, "j:", "m");
         let v: serde_json::Value = serde_json::from_str(&record).expect("JSON");
         assert_eq!(v["text"], TEXT, "the text must be kept byte for byte");
         assert_eq!(
             v["view"],
             serde_json::json!({
                 "revision": 3, "necessary": ["necessary"], "reopen": config.texts[Text::Reopen],
-                "theme": ":host{}", "forms": ["#newsletter"], "receipts": true,
+                "theme": "", "forms": ["#newsletter"], "receipts": true,
                 "journal": "j:", "migrated": "m"
             })
         );
@@ -99,9 +170,38 @@ mod tests {
             "categories":[{"id":"analytics","title":"A"}]}"#;
         let config = Config::parse(text).expect("valid");
         let v: serde_json::Value =
-            serde_json::from_str(&record(text, &config, "", "j:", "m")).expect("JSON");
+            serde_json::from_str(&record(text, &config, "j:", "m")).expect("JSON");
         assert!(v["view"].get("reopen").is_none());
         assert_eq!(v["view"]["receipts"], false);
         assert_eq!(v["view"]["necessary"], serde_json::json!([]));
+    }
+
+    #[test]
+    fn the_view_model_holds_every_text_and_each_category_as_configured() {
+        let text = r##"{"id":"a","privacyPolicyUrl":"/p","texts":{"acceptAll":"Yes"},
+            "theme":{"--consentry-accent":"#123456"},
+            "categories":[{"id":"necessary","title":"N","necessary":true},
+              {"id":"analytics","title":"A","description":"D",
+               "cookies":[{"name":"_ga","provider":"G","purpose":"P","duration":"2y"}]}]}"##;
+        let config = Config::parse(text).expect("valid");
+        let v: serde_json::Value = serde_json::from_str(&view_model(&config)).expect("JSON");
+        assert_eq!(v["texts"]["acceptAll"], "Yes");
+        for (key, _, text) in config.texts.all() {
+            assert_eq!(v["texts"][key], text, "text {key}");
+        }
+        assert_eq!(v["policy"], "/p");
+        assert_eq!(v["reopen"], config.texts[Text::Reopen]);
+        assert_eq!(
+            v["categories"],
+            serde_json::json!([
+                {"id": "necessary", "title": "N", "description": "", "necessary": true, "cookies": []},
+                {"id": "analytics", "title": "A", "description": "D", "necessary": false,
+                 "cookies": [["_ga", "G", "P", "2y"]]}
+            ])
+        );
+        assert_eq!(
+            theme_css(&config),
+            "@media not all and (prefers-color-scheme:dark){:host{--consentry-accent:#123456;}}"
+        );
     }
 }

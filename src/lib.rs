@@ -20,7 +20,8 @@
 //! - `proof`: the notice, the receipt of a choice, its JWS, the retry policy (pure)
 //! - `outbox`: a receipt's journal entry and every delivery decision (pure)
 //! - `widget`: the one owned `Widget` state (browser only)
-//! - `ui`: banner, preferences dialog, reopen button, form checkboxes
+//! - `ui`: banner, preferences dialog, reopen button (drawn by `ui/view.js`),
+//!   form checkboxes
 //! - `page`: cookies, script/iframe gating, events for the site, and the
 //!   courier task that signs and delivers receipts
 //!
@@ -58,7 +59,8 @@ static ALLOCATOR: lol_alloc::LockedAllocator<lol_alloc::FreeListAllocator> =
 pub enum Command {
     AcceptAll,
     RejectAll,
-    SavePreferences,
+    /// The dialog's "Save choices", with the categories toggled on.
+    SavePreferences(Vec<String>),
     OpenPreferences,
     ClosePreferences,
     /// Grant one category (an embed's "Allow and load").
@@ -130,11 +132,7 @@ mod web {
         match cmd {
             Command::AcceptAll => choose(Choice::AcceptAll, Method::AcceptAll),
             Command::RejectAll => choose(Choice::RejectAll, Method::RejectAll),
-            Command::SavePreferences => {
-                if let Some(Some(ids)) = with_widget(|w| w.preferences_selection()) {
-                    choose(Choice::Only(ids), Method::SavePreferences);
-                }
-            }
+            Command::SavePreferences(ids) => choose(Choice::Only(ids), Method::SavePreferences),
             Command::OpenPreferences => {
                 with_widget(|w| w.open_preferences());
             }
@@ -227,7 +225,7 @@ mod web {
                 });
                 outcome.run();
             }
-            Err(reason) => log_error(&crate::ui::dom::concat(&["consentry: ", reason])),
+            Err(reason) => log_error(&crate::ui::dom::concat(&["consentry: ", &reason])),
         }
     }
 
@@ -235,8 +233,7 @@ mod web {
     /// (see `checked`). Only a config that mounted gets there.
     fn keep_checked(text: &str, config: &Config) {
         use crate::page::courier::{record_get, record_put, ENTRY, MIGRATED};
-        let theme = crate::ui::theme_css(config);
-        let record = crate::checked::record(text, config, &theme, ENTRY, MIGRATED);
+        let record = crate::checked::record(text, config, ENTRY, MIGRATED);
         // Most pages find it there already: no write to storage then.
         if !record.is_empty() && record_get(crate::checked::KEY).as_deref() != Some(&record) {
             record_put(crate::checked::KEY, &record);

@@ -2,32 +2,26 @@
 //! and everything the widget has put on the page. `lib.rs` keeps it behind a
 //! single `thread_local!` and every JS export and UI event goes through it.
 
-use gloo_events::EventListener;
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::Element;
 
-use crate::config::Config;
+use crate::config::{Config, Text};
 use crate::consent::{self, Choice, ConsentState, Method};
+use crate::outbox::Latest;
 use crate::page::courier::{Msg, Receipts};
 use crate::page::{cookies, gating, signals};
 use crate::proof;
-use crate::ui::{banner, dom, forms, preferences, reopen, Mounted, Shell};
+use crate::ui::{dom, forms, ReceiptPanel, View};
 use consentry_receipt::Receipt;
 
 pub struct Widget {
     config: Config,
     state: Option<ConsentState>,
     gpc: bool,
-    shell: Shell,
-    banner: Option<Mounted>,
-    preferences: Option<Mounted>,
-    reopen: Option<Mounted>,
-    return_focus: Option<Element>,
+    view: View,
     placeholders: Vec<gating::Placeholder>,
     _forms: Vec<forms::FormConsent>,
     callbacks: Vec<(u32, js_sys::Function)>,
     next_callback: u32,
-    _open_links: EventListener,
     /// Signed receipts, when the config names an `endpoint`.
     receipts: Option<Receipts>,
 }
@@ -62,8 +56,8 @@ impl Widget {
     /// applied the stored choice on this page already and said `ready`, and
     /// hands the page over to the widget now (the visitor or the site asked
     /// for more than the core does), so `ready` is not said twice.
-    pub fn mount(config: Config, adopted: bool) -> Result<(Widget, Outcome), &'static str> {
-        let shell = Shell::mount(&config)?;
+    pub fn mount(config: Config, adopted: bool) -> Result<(Widget, Outcome), String> {
+        let view = View::mount(&config)?;
         let now = signals::now_s();
         let state = cookies::load_state().filter(|s| s.is_current(&config, now));
         if state.is_none() {
@@ -83,16 +77,6 @@ impl Widget {
                 }
             }
         }
-        let open_links = EventListener::new(&dom::document(), "click", |e| {
-            let opener = e
-                .target()
-                .and_then(|t| t.dyn_into::<Element>().ok())
-                .and_then(|t| t.closest("[data-consentry-open]").ok().flatten());
-            if opener.is_some() {
-                e.prevent_default();
-                crate::command(crate::Command::OpenPreferences);
-            }
-        });
         let last_id = state
             .as_ref()
             .map(|s| s.receipt_id.clone())
@@ -112,19 +96,14 @@ impl Widget {
             gpc: gpc_signal(),
             config,
             state,
-            shell,
-            banner: None,
-            preferences: None,
-            reopen: None,
-            return_focus: None,
+            view,
             placeholders: Vec::new(),
             _forms: forms_attached,
             callbacks: Vec::new(),
             next_callback: 1,
-            _open_links: open_links,
         };
         if w.state.is_some() {
-            w.show_reopen();
+            w.view.show_reopen();
         } else {
             w.show_banner();
         }
@@ -147,57 +126,19 @@ impl Widget {
         &self.config
     }
 
-    pub fn show_banner(&mut self) {
-        if self.banner.is_none() {
-            self.banner = Some(banner::render(&self.shell.root, &self.config, self.gpc));
-        }
+    pub fn show_banner(&self) {
+        self.view.show_banner(self.gpc);
     }
 
-    fn show_reopen(&mut self) {
-        if self.config.reopen_button && self.reopen.is_none() {
-            self.reopen = Some(reopen::render(&self.shell.root, &self.config));
-        }
-    }
-
-    pub fn open_preferences(&mut self) {
-        if self.preferences.is_some() {
-            return;
-        }
-        self.return_focus = self.focused_element();
+    pub fn open_preferences(&self) {
+        let granted = self.state.as_ref().map_or(&[][..], |s| &s.granted[..]);
         let latest = self.receipts.as_ref().and_then(Receipts::latest);
-        self.preferences = Some(preferences::render(
-            &self.shell.root,
-            &self.config,
-            self.state.as_ref(),
-            latest.as_ref(),
-        ));
+        let panel = latest.map(|l| receipt_panel(&self.config, l));
+        self.view.open_preferences(granted, panel.as_ref());
     }
 
-    /// The element focus should go back to: inside our shadow root the
-    /// document only reports the host.
-    fn focused_element(&self) -> Option<Element> {
-        let active = dom::document().active_element()?;
-        if active.id() == "consentry-root" {
-            return self.shell.root.active_element();
-        }
-        Some(active)
-    }
-
-    pub fn close_preferences(&mut self) {
-        if self.preferences.take().is_none() {
-            return;
-        }
-        let target = self.return_focus.take().filter(|e| e.is_connected());
-        let fallback = self.reopen.as_ref().map(|r| r.element.clone());
-        if let Some(e) = target.or(fallback) {
-            dom::focus(&e);
-        }
-    }
-
-    /// The ids the preferences dialog has switched on.
-    pub fn preferences_selection(&self) -> Option<Vec<String>> {
-        let p = self.preferences.as_ref()?;
-        Some(preferences::checked_categories(&p.element))
+    pub fn close_preferences(&self) {
+        self.view.close_preferences(true);
     }
 
     /// Records a choice: cookie, page clean-up, UI, and the outcome to run.
@@ -213,9 +154,10 @@ impl Widget {
         cookies::save_state(&self.config, &next, now);
         cookies::clear_categories(&self.config, &change.newly_refused);
         self.state = Some(next);
-        self.banner = None;
-        self.show_reopen();
-        self.close_preferences();
+        self.view.hide_banner();
+        // Before closing the dialog: focus falls back to the reopen button.
+        self.view.show_reopen();
+        self.view.close_preferences(true);
         gating::sync_frames(&self.config, self.state.as_ref(), &mut self.placeholders);
 
         let detail = signals::consent_object(self.state.as_ref());
@@ -313,9 +255,8 @@ impl Widget {
         cookies::forget_state(&self.config);
         clear_optional_cookies(&self.config);
         self.state = None;
-        self.preferences = None;
-        self.return_focus = None;
-        self.reopen = None;
+        self.view.close_preferences(false);
+        self.view.hide_reopen();
         self.show_banner();
     }
 
@@ -328,6 +269,34 @@ impl Widget {
 
     pub fn unsubscribe(&mut self, id: u32) {
         self.callbacks.retain(|(i, _)| *i != id);
+    }
+}
+
+/// The visitor's latest receipt as the dialog shows it: what they agreed
+/// to, and the file that proves it (the JWS, and the collector's
+/// countersignature once it has acknowledged it).
+fn receipt_panel(config: &Config, latest: Latest) -> ReceiptPanel {
+    // Not `join`: its overflow checks link panic formatting.
+    let mut allowed = String::new();
+    let granted = config
+        .categories
+        .iter()
+        .filter(|c| latest.granted.contains(&c.id));
+    for (i, c) in granted.enumerate() {
+        if i > 0 {
+            allowed.push_str(", ");
+        }
+        allowed.push_str(&c.title);
+    }
+    let date = latest.issued_at.get(..10).unwrap_or(&latest.issued_at);
+    let summary = dom::fill(
+        &config.texts[Text::ReceiptSummary],
+        &[("id", &latest.id), ("date", date), ("allowed", &allowed)],
+    );
+    ReceiptPanel {
+        summary,
+        id: latest.id,
+        file: latest.file,
     }
 }
 

@@ -36,15 +36,6 @@ pub fn append(parent: &Element, children: &[&Element]) {
     }
 }
 
-pub fn button(doc: &Document, class: &str, label: &str) -> Element {
-    text_el(
-        doc,
-        "button",
-        &[("type", "button"), ("class", class)],
-        label,
-    )
-}
-
 /// A link to a checked http(s) URL (config validation guarantees it).
 pub fn link(doc: &Document, href: &str, label: &str) -> Element {
     text_el(doc, "a", &[("href", href), ("rel", "noopener")], label)

@@ -1,111 +1,142 @@
-//! Everything the visitor sees. The banner, the preferences dialog and the
-//! reopen button live in one open shadow root so site CSS cannot break them
-//! (and axe and screen readers still see them); form checkboxes go into the
-//! site's own form.
+//! Everything the visitor sees. `view.js` draws the banner, the preferences
+//! dialog and the reopen button in one open shadow root (site CSS cannot
+//! break them; axe and screen readers still see them) and sends every click
+//! back here as a command; `forms` puts consent checkboxes into the site's
+//! own forms. The DOM work is JS because each DOM call made from Rust is a
+//! web-sys import with its own glue; what to show stays decided in Rust.
 
-pub mod banner;
 pub mod dom;
 pub mod forms;
-pub mod preferences;
-pub mod reopen;
 
-use web_sys::{Element, ShadowRoot, ShadowRootInit, ShadowRootMode};
+use wasm_bindgen::prelude::*;
 
+use crate::checked;
 use crate::config::Config;
-use dom::{document, el};
+use crate::Command;
 
 /// `shell.css` is what the shadow root always needs (the palette and the
 /// reopen button); the loader's core, which draws the reopen button on a
-/// returning visitor's page without the wasm, carries the same file.
+/// returning visitor's page without the wasm, carries the same file, and the
+/// same icon.
 const STYLE: &str = concat!(include_str!("shell.css"), include_str!("style.css"));
+const ICON: &str = include_str!("reopen.svg");
 
-/// The widget's host element and its shadow root. Dropping it removes the
-/// widget from the page.
-pub struct Shell {
-    host: Element,
-    pub root: ShadowRoot,
+#[wasm_bindgen(module = "/src/ui/view.js")]
+extern "C" {
+    fn mount(model: &str, css: &str, icon: &str, command: &js_sys::Function) -> String;
+    #[wasm_bindgen(js_name = showBanner)]
+    fn show_banner(gpc: bool);
+    #[wasm_bindgen(js_name = hideBanner)]
+    fn hide_banner();
+    #[wasm_bindgen(js_name = showReopen)]
+    fn show_reopen();
+    #[wasm_bindgen(js_name = hideReopen)]
+    fn hide_reopen();
+    #[wasm_bindgen(js_name = openPreferences)]
+    fn open_preferences(granted: &str, summary: &str, receipt_id: &str, receipt_file: &str);
+    #[wasm_bindgen(js_name = closePreferences)]
+    fn close_preferences(refocus: bool);
+    #[wasm_bindgen(js_name = warnScripted)]
+    fn warn_scripted();
 }
 
-impl Shell {
-    pub fn mount(config: &Config) -> Result<Shell, &'static str> {
-        let doc = document();
-        let body = doc
-            .body()
-            .ok_or("the page has no <body> yet; load consentry.js with `defer`")?;
-        let host = el(
-            &doc,
-            "div",
-            &[("id", "consentry-root"), ("data-nosnippet", "")],
+/// The widget's view on the page: only a mounted one can be told what to
+/// show, and it keeps the function its clicks come back through.
+pub struct View {
+    _commands: Closure<dyn FnMut(String, String)>,
+}
+
+/// The visitor's latest receipt as the dialog shows it.
+pub struct ReceiptPanel {
+    pub summary: String,
+    pub id: String,
+    pub file: String,
+}
+
+impl View {
+    pub fn mount(config: &Config) -> Result<View, String> {
+        let commands = Closure::<dyn FnMut(String, String)>::new(on_command);
+        let mut css = String::from(STYLE);
+        css.push_str(&checked::theme_css(config));
+        let failed = mount(
+            &checked::view_model(config),
+            &css,
+            ICON,
+            commands.as_ref().unchecked_ref(),
         );
-        let root = host
-            .attach_shadow(&ShadowRootInit::new(ShadowRootMode::Open))
-            .map_err(|_| "could not attach a shadow root to #consentry-root")?;
-        let style = el(&doc, "style", &[]);
-        style.set_text_content(Some(STYLE));
-        let _ = root.append_child(&style);
-        let theme = theme_css(config);
-        if !theme.is_empty() {
-            let style = el(&doc, "style", &[]);
-            style.set_text_content(Some(&theme));
-            let _ = root.append_child(&style);
+        if !failed.is_empty() {
+            return Err(failed);
         }
-        let _ = body.append_child(&host);
-        Ok(Shell { host, root })
+        Ok(View {
+            _commands: commands,
+        })
+    }
+
+    pub fn show_banner(&self, gpc: bool) {
+        show_banner(gpc);
+    }
+
+    pub fn hide_banner(&self) {
+        hide_banner();
+    }
+
+    pub fn show_reopen(&self) {
+        show_reopen();
+    }
+
+    pub fn hide_reopen(&self) {
+        hide_reopen();
+    }
+
+    /// `granted`: the optional categories whose toggles start on.
+    pub fn open_preferences(&self, granted: &[String], receipt: Option<&ReceiptPanel>) {
+        let mut on = String::new();
+        for (i, id) in granted.iter().enumerate() {
+            if i > 0 {
+                on.push(',');
+            }
+            on.push_str(id);
+        }
+        match receipt {
+            Some(r) => open_preferences(&on, &r.summary, &r.id, &r.file),
+            None => open_preferences(&on, "", "", ""),
+        }
+    }
+
+    /// `refocus`: focus goes back to where it was before the dialog opened.
+    pub fn close_preferences(&self, refocus: bool) {
+        close_preferences(refocus);
     }
 }
 
-/// The site's colours apply to the light scheme only: a brand colour picked
-/// for a white page rarely keeps 4.5:1 contrast on a dark one, so dark mode
-/// keeps the built-in accessible palette. Values were checked by
-/// `Config::validate` (no `;`, braces, `<` or `url(`), so they cannot
-/// escape the declaration.
-/// Empty when the site sets no colours.
-pub fn theme_css(config: &Config) -> String {
-    if config.theme.is_empty() {
-        return String::new();
-    }
-    let mut css = String::from("@media not all and (prefers-color-scheme:dark){:host{");
-    for (name, value) in &config.theme {
-        css.push_str(name);
-        css.push(':');
-        css.push_str(value);
-        css.push(';');
-    }
-    css.push_str("}}");
-    css
+/// A click in the view, as `view.js` names it. Category ids cannot hold a
+/// `,` (`Config::validate`), so the saved selection comes joined by one.
+fn on_command(name: String, arg: String) {
+    let cmd = match name.as_str() {
+        "accept" => Command::AcceptAll,
+        "reject" => Command::RejectAll,
+        "save" => {
+            let mut ids = Vec::new();
+            for id in arg.split(',').filter(|id| !id.is_empty()) {
+                ids.push(id.to_owned());
+            }
+            Command::SavePreferences(ids)
+        }
+        "open" => Command::OpenPreferences,
+        "close" => Command::ClosePreferences,
+        _ => return,
+    };
+    crate::command(cmd)
 }
 
-impl Drop for Shell {
-    fn drop(&mut self) {
-        self.host.remove();
-    }
-}
-
-/// A rendered piece of UI: its element leaves the page when the value drops,
-/// and so do its listeners.
-pub struct Mounted {
-    pub element: Element,
-    pub _listeners: Vec<gloo_events::EventListener>,
-}
-
-impl Drop for Mounted {
-    fn drop(&mut self) {
-        self.element.remove();
-    }
-}
-
-/// Runs a widget command when `target` is clicked. A choice needs a
-/// person's click: a script's `click()` would otherwise be recorded as the
-/// visitor's `accept_all` (the JS API is there for site code, and its
+/// Runs a widget command when `target` is clicked (an embed's placeholder).
+/// A choice needs a person's click: a script's `click()` would otherwise be
+/// recorded as the visitor's (the JS API is there for site code, and its
 /// receipts say `api`).
-pub fn on_click(target: &Element, cmd: crate::Command) -> gloo_events::EventListener {
+pub fn on_click(target: &web_sys::Element, cmd: Command) -> gloo_events::EventListener {
     gloo_events::EventListener::new(target, "click", move |e| {
         if cmd.is_choice() && !e.is_trusted() {
-            web_sys::console::warn_1(
-                &"consentry: a scripted click on a consent button does nothing; call \
-                  consentry.acceptAll(), rejectAll() or acceptCategories() (their receipts say \"api\")"
-                    .into(),
-            );
+            warn_scripted();
             return;
         }
         crate::command(cmd.clone())

@@ -1,0 +1,237 @@
+// What the visitor sees of the widget: the banner, the preferences dialog
+// and the reopen button, in one open shadow root so site CSS cannot break
+// them (axe and screen readers still see them), and the page's own
+// `data-consentry-open` links. It only draws and reports clicks: the wasm
+// (src/widget.rs) owns the consent state, says what to show, and gets every
+// click back as a command through the one function `mount` was given.
+//
+// Written in JS because every DOM call made from Rust is a web-sys import
+// with its own glue: this file is a fraction of what the same markup cost
+// in the wasm (see the README's "What a page fetches").
+//
+// Site texts only ever go in as text (`textContent`, attribute values),
+// never as markup (rule 12); the one markup is the widget's own icon.
+
+const FOCUSABLE = 'button:not([disabled]),input:not([disabled]),a[href]';
+
+let model, send, root, banner, dialog, reopen, back;
+
+function el(tag, attrs, text) {
+  const e = document.createElement(tag);
+  for (const k in attrs) e.setAttribute(k, attrs[k]);
+  if (text != null) e.textContent = text;
+  return e;
+}
+
+// A paragraph of site text followed by the privacy-policy link (rule 5).
+function withPolicy(id, text) {
+  const p = el('p', { id }, text);
+  p.append(' ', el('a', { href: model.policy, rel: 'noopener' }, model.texts.privacyPolicy));
+  return p;
+}
+
+// A button that sends `command` when clicked. A choice needs a person's
+// click: a script's `click()` would otherwise be recorded as the visitor's
+// `accept_all` (the JS API is there for site code, and its receipts say
+// `api`).
+function button(cls, label, command, arg) {
+  const b = el('button', { type: 'button', class: cls }, label);
+  b.addEventListener('click', (e) => {
+    if (command !== 'open' && command !== 'close' && !e.isTrusted) return warnScripted();
+    send(command, arg ? arg() : '');
+  });
+  return b;
+}
+
+// Also said for an embed's "Allow and load" (src/ui/mod.rs `on_click`).
+export function warnScripted() {
+  console.warn('consentry: a scripted click on a consent button does nothing; call consentry.acceptAll(), rejectAll() or acceptCategories() (their receipts say "api")');
+}
+
+// "Accept all" and "Reject all" share one class, so they cannot drift apart
+// in prominence (rule 2).
+function actions(list) {
+  const div = el('div', { class: 'actions' });
+  for (const [cls, label, command, arg] of list) div.append(button(cls, label, command, arg));
+  return div;
+}
+
+// Puts the widget's host on the page: `modelJson` is what the checked
+// config gives the view (src/checked.rs `view_model`), `css` the widget's
+// style with the site's colours, `icon` the reopen button's SVG, `command`
+// the wasm's handler. Returns what went wrong, or ''.
+export function mount(modelJson, css, icon, command) {
+  if (!document.body) return 'the page has no <body> yet; load consentry.js with `defer`';
+  model = JSON.parse(modelJson);
+  model.icon = icon;
+  send = command;
+  const host = el('div', { id: 'consentry-root', 'data-nosnippet': '' });
+  root = host.attachShadow({ mode: 'open' });
+  root.append(el('style', {}, css));
+  document.body.append(host);
+  document.addEventListener('click', (e) => {
+    const t = e.target;
+    if (t && t.closest && t.closest('[data-consentry-open]')) {
+      e.preventDefault();
+      send('open', '');
+    }
+  });
+  return '';
+}
+
+// The first layer: title, short text, policy link, three buttons. There is
+// deliberately no close button: closing is not a choice (rule 3).
+export function showBanner(gpc) {
+  if (banner) return;
+  const t = model.texts;
+  banner = el('section', {
+    class: 'card banner', role: 'dialog', 'aria-modal': 'false',
+    'aria-labelledby': 'cs-banner-title', 'aria-describedby': 'cs-banner-desc',
+  });
+  banner.append(el('h2', { id: 'cs-banner-title' }, t.bannerTitle), withPolicy('cs-banner-desc', t.bannerDescription));
+  if (gpc) banner.append(el('p', { class: 'gpc' }, t.gpcHonoured));
+  banner.append(actions([
+    ['btn choice', t.acceptAll, 'accept'],
+    ['btn choice', t.rejectAll, 'reject'],
+    ['btn secondary', t.customize, 'open'],
+  ]));
+  root.append(banner);
+}
+
+export function hideBanner() {
+  banner?.remove();
+  banner = null;
+}
+
+// The floating "Privacy settings" button: withdrawing must be as easy as
+// granting (rule 4), so it is on every page once a choice exists (unless
+// the site turned it off for its own `data-consentry-open` link).
+export function showReopen() {
+  if (reopen || model.reopen == null) return;
+  reopen = button('reopen', null, 'open');
+  reopen.setAttribute('aria-label', model.reopen);
+  reopen.innerHTML = model.icon;
+  root.append(reopen);
+}
+
+export function hideReopen() {
+  reopen?.remove();
+  reopen = null;
+}
+
+// The second layer, a modal dialog: every category with its description and
+// cookie table (rule 6), a toggle per optional category that is on only if
+// `granted` (ids joined by ',') has it (rule 1), the visitor's latest
+// receipt when `summary` is not empty, and the choice buttons. Focus stays
+// inside; Escape closes; closing gives focus back to where it was.
+export function openPreferences(granted, summary, receiptId, receiptFile) {
+  if (dialog) return;
+  const active = document.activeElement;
+  back = active && active === root.host ? root.activeElement : active;
+  const t = model.texts;
+  const on = granted.split(',');
+  dialog = el('div', { class: 'overlay' });
+  const card = el('div', {
+    class: 'card prefs', role: 'dialog', 'aria-modal': 'true',
+    'aria-labelledby': 'cs-prefs-title', 'aria-describedby': 'cs-prefs-desc',
+  });
+  const close = button('close', '\u00d7', 'close');
+  close.setAttribute('aria-label', t.close);
+  card.append(close, el('h2', { id: 'cs-prefs-title' }, t.preferencesTitle), withPolicy('cs-prefs-desc', t.preferencesDescription));
+  for (const c of model.categories) card.append(category(c, c.necessary || on.includes(c.id)));
+  if (summary) {
+    const section = el('section', { class: 'cat receipt', 'aria-labelledby': 'cs-receipt-title' });
+    section.append(
+      el('h3', { id: 'cs-receipt-title' }, t.receiptTitle),
+      el('p', {}, summary),
+      el('a', {
+        href: 'data:application/json;charset=utf-8,' + encodeURIComponent(receiptFile),
+        download: 'consentry-receipt-' + receiptId + '.json',
+      }, t.receiptDownload),
+    );
+    card.append(section);
+  }
+  card.append(actions([
+    ['btn choice', t.rejectAll, 'reject'],
+    ['btn choice', t.acceptAll, 'accept'],
+    ['btn secondary', t.save, 'save', selection],
+  ]));
+  card.addEventListener('keydown', keydown);
+  dialog.append(card);
+  root.append(dialog);
+  close.focus();
+}
+
+function category(c, granted) {
+  const id = 'cs-cat-' + c.id;
+  const section = el('section', { class: 'cat' });
+  const head = el('div', { class: 'cat-head' });
+  const label = el('label', { for: id });
+  const input = el('input', { type: 'checkbox', id, 'data-category': c.id });
+  if (c.description) input.setAttribute('aria-describedby', id + '-desc');
+  input.checked = granted;
+  input.disabled = c.necessary;
+  label.append(input, c.title);
+  head.append(label);
+  if (c.necessary) head.append(el('span', { class: 'always' }, model.texts.alwaysOn));
+  section.append(head);
+  if (c.description) section.append(el('p', { id: id + '-desc' }, c.description));
+  if (c.cookies.length) section.append(cookieTable(c));
+  return section;
+}
+
+function cookieTable(c) {
+  const t = model.texts;
+  const table = el('table', { 'aria-label': c.title });
+  const head = el('tr');
+  for (const h of [t.cookieName, t.cookieProvider, t.cookiePurpose, t.cookieDuration]) head.append(el('th', { scope: 'col' }, h));
+  const thead = el('thead');
+  thead.append(head);
+  const tbody = el('tbody');
+  for (const cells of c.cookies) {
+    const row = el('tr');
+    for (const cell of cells) row.append(el('td', {}, cell));
+    tbody.append(row);
+  }
+  table.append(thead, tbody);
+  return table;
+}
+
+// The optional categories whose toggles are on, joined by ','.
+function selection() {
+  return [...dialog.querySelectorAll('input[data-category]')]
+    .filter((i) => i.checked && !i.disabled)
+    .map((i) => i.getAttribute('data-category'))
+    .join(',');
+}
+
+function keydown(e) {
+  if (e.key === 'Escape') {
+    e.preventDefault();
+    send('close', '');
+  } else if (e.key === 'Tab') {
+    // Tab and Shift+Tab cycle inside the dialog.
+    const list = e.currentTarget.querySelectorAll(FOCUSABLE);
+    if (!list.length) return;
+    const first = list[0];
+    const last = list[list.length - 1];
+    const active = root.activeElement;
+    const inside = active && e.currentTarget.contains(active);
+    const to = e.shiftKey ? (active === first || !inside) && last : (active === last || !inside) && first;
+    if (to) {
+      e.preventDefault();
+      to.focus();
+    }
+  }
+}
+
+// Closes the dialog; `refocus`: give focus back to where it was when the
+// dialog opened, or to the reopen button when that is gone.
+export function closePreferences(refocus) {
+  if (!dialog) return;
+  dialog.remove();
+  dialog = null;
+  const to = back && back.isConnected ? back : reopen;
+  back = null;
+  if (refocus && to) to.focus();
+}
