@@ -533,6 +533,20 @@ impl<'a> Iterator for Pieces<'a> {
     }
 }
 
+/// Category ids joined by `,`, as the JS side takes a list: an id never
+/// holds one (`is_valid_id`). (Not `join`: its overflow checks link panic
+/// formatting into the wasm.)
+pub fn id_list(ids: &[String]) -> String {
+    let mut out = String::new();
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(id);
+    }
+    out
+}
+
 pub fn is_valid_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 64

@@ -4,13 +4,12 @@
 
 use wasm_bindgen::{JsCast, JsValue};
 
-use crate::config::{Config, Text};
+use crate::config::Config;
 use crate::consent::{self, Choice, ConsentState, Method};
-use crate::outbox::Latest;
 use crate::page::courier::{Msg, Receipts};
 use crate::page::{cookies, gating, signals};
 use crate::proof;
-use crate::ui::{dom, forms, ReceiptPanel, View};
+use crate::ui::{dom, forms, View};
 use consentry_receipt::Receipt;
 
 pub struct Widget {
@@ -18,7 +17,6 @@ pub struct Widget {
     state: Option<ConsentState>,
     gpc: bool,
     view: View,
-    placeholders: Vec<gating::Placeholder>,
     _forms: Vec<forms::FormConsent>,
     callbacks: Vec<(u32, js_sys::Function)>,
     next_callback: u32,
@@ -91,13 +89,12 @@ impl Widget {
             }
             r
         });
-        let mut w = Widget {
+        let w = Widget {
             receipts,
             gpc: gpc_signal(),
             config,
             state,
             view,
-            placeholders: Vec::new(),
             _forms: forms_attached,
             callbacks: Vec::new(),
             next_callback: 1,
@@ -107,7 +104,7 @@ impl Widget {
         } else {
             w.show_banner();
         }
-        gating::sync_frames(&w.config, w.state.as_ref(), &mut w.placeholders);
+        w.sync_frames();
         let detail = signals::consent_object(w.state.as_ref());
         let outcome = Outcome {
             state: w.state.clone(),
@@ -133,8 +130,12 @@ impl Widget {
     pub fn open_preferences(&self) {
         let granted = self.state.as_ref().map_or(&[][..], |s| &s.granted[..]);
         let latest = self.receipts.as_ref().and_then(Receipts::latest);
-        let panel = latest.map(|l| receipt_panel(&self.config, l));
-        self.view.open_preferences(granted, panel.as_ref());
+        self.view.open_preferences(granted, latest.as_ref());
+    }
+
+    fn sync_frames(&self) {
+        let granted = self.state.as_ref().map_or(&[][..], |s| &s.granted[..]);
+        self.view.sync_frames(granted);
     }
 
     pub fn close_preferences(&self) {
@@ -158,7 +159,7 @@ impl Widget {
         // Before closing the dialog: focus falls back to the reopen button.
         self.view.show_reopen();
         self.view.close_preferences(true);
-        gating::sync_frames(&self.config, self.state.as_ref(), &mut self.placeholders);
+        self.sync_frames();
 
         let detail = signals::consent_object(self.state.as_ref());
         if let Ok(o) = detail.clone().dyn_into::<js_sys::Object>() {
@@ -269,34 +270,6 @@ impl Widget {
 
     pub fn unsubscribe(&mut self, id: u32) {
         self.callbacks.retain(|(i, _)| *i != id);
-    }
-}
-
-/// The visitor's latest receipt as the dialog shows it: what they agreed
-/// to, and the file that proves it (the JWS, and the collector's
-/// countersignature once it has acknowledged it).
-fn receipt_panel(config: &Config, latest: Latest) -> ReceiptPanel {
-    // Not `join`: its overflow checks link panic formatting.
-    let mut allowed = String::new();
-    let granted = config
-        .categories
-        .iter()
-        .filter(|c| latest.granted.contains(&c.id));
-    for (i, c) in granted.enumerate() {
-        if i > 0 {
-            allowed.push_str(", ");
-        }
-        allowed.push_str(&c.title);
-    }
-    let date = latest.issued_at.get(..10).unwrap_or(&latest.issued_at);
-    let summary = dom::fill(
-        &config.texts[Text::ReceiptSummary],
-        &[("id", &latest.id), ("date", date), ("allowed", &allowed)],
-    );
-    ReceiptPanel {
-        summary,
-        id: latest.id,
-        file: latest.file,
     }
 }
 

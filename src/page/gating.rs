@@ -1,183 +1,25 @@
 //! Script and iframe gating (rule 3). The site marks content with
 //! `data-category`; nothing of a category runs before that category is
-//! granted, and `data-category="!id"` runs only once it is refused.
+//! granted, and `data-category="!id"` runs only once it is refused. The
+//! scripts are released by `gating.js`; blocked iframes and their
+//! placeholders are drawn by the view (`ui/view.js`, `View::sync_frames`).
 
-use gloo_events::EventListener;
-use wasm_bindgen::JsCast;
-use web_sys::{Element, HtmlScriptElement};
+use wasm_bindgen::prelude::*;
 
-use crate::config::{is_http_url, Config, Text};
+use crate::config::id_list;
 use crate::consent::ConsentState;
-use crate::ui::dom::{append, document, el, fill, text_el};
-use crate::Command;
 
-const GATED_SCRIPTS: &str = "script[type=\"text/plain\"][data-category]";
-const GATED_FRAMES: &str = "iframe[data-category][data-src]";
+#[wasm_bindgen(module = "/src/page/gating.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = releaseScripts)]
+    fn release(granted: &str);
+}
 
 /// Runs every gated script the state allows. Must be called with no borrow
 /// of the widget held: an inline script runs the moment it is inserted, and
 /// may call `window.consentry`.
 pub fn release_scripts(state: &ConsentState) {
-    let doc = document();
-    let Ok(list) = doc.query_selector_all(GATED_SCRIPTS) else {
-        return;
-    };
-    // Collected first: running one script may add or remove others.
-    let mut due = Vec::new();
-    for i in 0..list.length() {
-        let Some(s) = list.item(i).and_then(|n| n.dyn_into::<Element>().ok()) else {
-            continue;
-        };
-        let cat = s.get_attribute("data-category").unwrap_or_default();
-        let run = match cat.strip_prefix('!') {
-            Some(refused) => !state.is_granted(refused),
-            None => state.is_granted(&cat),
-        };
-        if run {
-            due.push(s);
-        }
-    }
-    for old in due {
-        run_script(&old);
-    }
-}
-
-/// A `type="text/plain"` script never runs, even if its type is changed
-/// later, so a fresh element takes its place.
-fn run_script(old: &Element) {
-    let doc = document();
-    let Ok(fresh) = doc.create_element("script") else {
-        return;
-    };
-    let attrs = old.attributes();
-    for i in 0..attrs.length() {
-        let Some(a) = attrs.item(i) else { continue };
-        match a.name().as_str() {
-            "type" => {}
-            // `data-type="module"` keeps a gated module a module.
-            "data-type" => {
-                let _ = fresh.set_attribute("type", &a.value());
-            }
-            name => {
-                let _ = fresh.set_attribute(name, &a.value());
-            }
-        }
-    }
-    if let Some(s) = fresh.dyn_ref::<HtmlScriptElement>() {
-        if old.has_attribute("src") {
-            // Keep execution order close to the author's intent.
-            s.set_async(false);
-        } else {
-            let _ = s.set_text(&old.text_content().unwrap_or_default());
-        }
-    }
-    let _ = old.replace_with_with_node_1(&fresh);
-}
-
-/// A placeholder for a blocked iframe: who hosts it, which category it needs,
-/// and a button to allow that category and load it.
-pub struct Placeholder {
-    frame: Element,
-    element: Element,
-    _click: EventListener,
-}
-
-impl Drop for Placeholder {
-    fn drop(&mut self) {
-        self.element.remove();
-    }
-}
-
-/// Puts placeholders before blocked iframes that have none yet, and loads
-/// the ones whose category is granted.
-pub fn sync_frames(
-    config: &Config,
-    state: Option<&ConsentState>,
-    placeholders: &mut Vec<Placeholder>,
-) {
-    let doc = document();
-    let Ok(list) = doc.query_selector_all(GATED_FRAMES) else {
-        return;
-    };
-    for i in 0..list.length() {
-        let Some(frame) = list.item(i).and_then(|n| n.dyn_into::<Element>().ok()) else {
-            continue;
-        };
-        let cat = frame.get_attribute("data-category").unwrap_or_default();
-        if state.is_some_and(|s| s.is_granted(&cat)) {
-            load_frame(&frame);
-            placeholders.retain(|p| !p.frame.is_same_node(Some(&frame)));
-        } else if !placeholders
-            .iter()
-            .any(|p| p.frame.is_same_node(Some(&frame)))
-        {
-            placeholders.push(placeholder(config, &frame, &cat));
-        }
-    }
-}
-
-fn load_frame(frame: &Element) {
-    let src = frame.get_attribute("data-src").unwrap_or_default();
-    if !is_http_url(&src) && !src.starts_with("./") && !src.starts_with("../") {
-        crate::ui::dom::log_error(
-            "consentry: iframe data-src must be an http(s) or relative URL; not loaded",
-        );
-        return;
-    }
-    let _ = frame.remove_attribute("data-src");
-    let _ = frame.remove_attribute("hidden");
-    let _ = frame.set_attribute("src", &src);
-}
-
-fn placeholder(config: &Config, frame: &Element, cat: &str) -> Placeholder {
-    let doc = document();
-    let provider = frame
-        .get_attribute("data-provider")
-        .unwrap_or_else(|| "a third party".to_owned());
-    let cat_title = config
-        .category(cat)
-        .map(|c| c.title.as_str())
-        .unwrap_or(cat);
-    let message = fill(
-        &config.texts[Text::EmbedBlocked],
-        &[("provider", &provider), ("category", cat_title)],
-    );
-    let mut style = String::from(
-        "display:flex;flex-direction:column;align-items:center;justify-content:center;gap:12px;padding:16px;\
-         box-sizing:border-box;max-width:100%;text-align:center;background:#f3f4f6;color:#1f2937;\
-         border:1px solid #d1d5db;border-radius:8px;font:15px/1.5 system-ui,sans-serif",
-    );
-    for (attr, prop) in [("width", ";width:"), ("height", ";height:")] {
-        if let Some(v) = frame
-            .get_attribute(attr)
-            .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
-        {
-            style.push_str(prop);
-            style.push_str(&v);
-            style.push_str("px");
-        }
-    }
-    let element = el(
-        &doc,
-        "div",
-        &[("class", "consentry-embed-placeholder"), ("style", &style)],
-    );
-    let _ = element.set_attribute("role", "group");
-    let _ = element.set_attribute("aria-label", &provider);
-    let text = text_el(&doc, "p", &[("style", "margin:0")], &message);
-    let button = text_el(&doc, "button", &[
-        ("type", "button"),
-        ("style", "font:600 15px/1.2 system-ui,sans-serif;padding:10px 18px;border-radius:8px;border:0;background:#1d4ed8;color:#fff;cursor:pointer;min-height:44px"),
-    ], &config.texts[Text::EmbedLoad]);
-    append(&element, &[&text, &button]);
-    let _ = frame.set_attribute("hidden", "");
-    let _ = frame.before_with_node_1(&element);
-    let click = crate::ui::on_click(&button, Command::Grant(cat.to_owned()));
-    Placeholder {
-        frame: frame.clone(),
-        element,
-        _click: click,
-    }
+    release(&id_list(&state.granted));
 }
 
 #[cfg(test)]
@@ -186,6 +28,16 @@ mod tests {
     use wasm_bindgen_test::wasm_bindgen_test;
 
     use super::*;
+    use crate::config::is_http_url;
+    use crate::ui::dom::{document, el};
+    use web_sys::Element;
+
+    #[wasm_bindgen(module = "/src/ui/view.js")]
+    extern "C" {
+        fn fill(template: &str, values: &JsValue) -> String;
+        #[wasm_bindgen(js_name = frameSrcAllowed)]
+        fn frame_src_allowed(src: &str) -> bool;
+    }
 
     fn state(granted: &[&str]) -> ConsentState {
         ConsentState {
@@ -242,11 +94,44 @@ mod tests {
 
     #[wasm_bindgen_test]
     fn placeholder_texts_fill_known_names_and_keep_typos_visible() {
-        let values = [("provider", "VideoHost"), ("category", "Marketing")];
+        let values = js_sys::JSON::parse(r#"{"provider":"VideoHost","category":"Marketing"}"#)
+            .expect("JSON");
         assert_eq!(
             fill("{provider} needs {category}.", &values),
             "VideoHost needs Marketing."
         );
-        assert_eq!(fill("{provder} {", &values), "{provder} {");
+        assert_eq!(
+            fill("{provder} { {constructor}", &values),
+            "{provder} { {constructor}"
+        );
+        assert_eq!(fill("{a{provider}}", &values), "{aVideoHost}");
+    }
+
+    /// An embed's `data-src` passes the view's check exactly when it would
+    /// pass the config's URL check, or is `./`/`../` relative.
+    #[wasm_bindgen_test]
+    fn an_embed_src_is_checked_as_the_config_checks_urls() {
+        for src in [
+            "https://video.example/embed/1",
+            "HTTP://video.example",
+            "/embed/video.html",
+            "./video.html",
+            "../video.html",
+            "",
+            "https://",
+            "https:///x",
+            "//evil.example/x",
+            "/\\evil.example",
+            "javascript:alert(1)",
+            "data:text/html,hi",
+            " https://video.example",
+            "https://video.example/a b",
+            "https://video.example/\u{7f}",
+            "\u{a0}/embed",
+            "video.html",
+        ] {
+            let rust = is_http_url(src) || src.starts_with("./") || src.starts_with("../");
+            assert_eq!(frame_src_allowed(src), rust, "{src:?}");
+        }
     }
 }

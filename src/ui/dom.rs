@@ -59,31 +59,3 @@ pub fn concat(parts: &[&str]) -> String {
     }
     s
 }
-
-/// Replaces `{name}` placeholders in a site text. Unknown names stay as
-/// written, so a typo is visible rather than silently dropped.
-pub fn fill(template: &str, values: &[(&str, &str)]) -> String {
-    let mut out = String::with_capacity(template.len() + 32);
-    let mut rest = template;
-    // Bytes, not `find(char)`: core's char searcher links panic formatting.
-    while let Some(open) = rest.bytes().position(|b| b == b'{') {
-        let (Some(before), Some(after)) = (rest.get(..open), rest.get(open..)) else {
-            break;
-        };
-        out.push_str(before);
-        let close = after.bytes().position(|b| b == b'}');
-        let name = close.and_then(|c| after.get(1..c));
-        match name.and_then(|n| values.iter().find(|(k, _)| *k == n)) {
-            Some((k, v)) => {
-                out.push_str(v);
-                rest = after.get(k.len() + 2..).unwrap_or("");
-            }
-            None => {
-                out.push('{');
-                rest = after.get(1..).unwrap_or("");
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}

@@ -11,7 +11,8 @@ pub mod forms;
 use wasm_bindgen::prelude::*;
 
 use crate::checked;
-use crate::config::Config;
+use crate::config::{id_list, Config};
+use crate::outbox::Latest;
 use crate::Command;
 
 /// `shell.css` is what the shadow root always needs (the palette and the
@@ -33,24 +34,23 @@ extern "C" {
     #[wasm_bindgen(js_name = hideReopen)]
     fn hide_reopen();
     #[wasm_bindgen(js_name = openPreferences)]
-    fn open_preferences(granted: &str, summary: &str, receipt_id: &str, receipt_file: &str);
+    fn open_preferences(
+        granted: &str,
+        receipt: &str,
+        issued_at: &str,
+        receipt_granted: &str,
+        receipt_file: &str,
+    );
     #[wasm_bindgen(js_name = closePreferences)]
     fn close_preferences(refocus: bool);
-    #[wasm_bindgen(js_name = warnScripted)]
-    fn warn_scripted();
+    #[wasm_bindgen(js_name = syncFrames)]
+    fn sync_frames(granted: &str);
 }
 
 /// The widget's view on the page: only a mounted one can be told what to
 /// show, and it keeps the function its clicks come back through.
 pub struct View {
     _commands: Closure<dyn FnMut(String, String)>,
-}
-
-/// The visitor's latest receipt as the dialog shows it.
-pub struct ReceiptPanel {
-    pub summary: String,
-    pub id: String,
-    pub file: String,
 }
 
 impl View {
@@ -88,19 +88,20 @@ impl View {
         hide_reopen();
     }
 
-    /// `granted`: the optional categories whose toggles start on.
-    pub fn open_preferences(&self, granted: &[String], receipt: Option<&ReceiptPanel>) {
-        let mut on = String::new();
-        for (i, id) in granted.iter().enumerate() {
-            if i > 0 {
-                on.push(',');
-            }
-            on.push_str(id);
+    /// `granted`: the optional categories whose toggles start on;
+    /// `latest`: the visitor's latest receipt, shown with its download.
+    pub fn open_preferences(&self, granted: &[String], latest: Option<&Latest>) {
+        let on = id_list(granted);
+        match latest {
+            Some(l) => open_preferences(&on, &l.id, &l.issued_at, &id_list(&l.granted), &l.file),
+            None => open_preferences(&on, "", "", "", ""),
         }
-        match receipt {
-            Some(r) => open_preferences(&on, &r.summary, &r.id, &r.file),
-            None => open_preferences(&on, "", "", ""),
-        }
+    }
+
+    /// Loads the blocked embeds `granted` allows and puts a placeholder
+    /// before each other one (rule 3).
+    pub fn sync_frames(&self, granted: &[String]) {
+        sync_frames(&id_list(granted));
     }
 
     /// `refocus`: focus goes back to where it was before the dialog opened.
@@ -123,22 +124,9 @@ fn on_command(name: String, arg: String) {
             Command::SavePreferences(ids)
         }
         "open" => Command::OpenPreferences,
+        "grant" => Command::Grant(arg),
         "close" => Command::ClosePreferences,
         _ => return,
     };
     crate::command(cmd)
-}
-
-/// Runs a widget command when `target` is clicked (an embed's placeholder).
-/// A choice needs a person's click: a script's `click()` would otherwise be
-/// recorded as the visitor's (the JS API is there for site code, and its
-/// receipts say `api`).
-pub fn on_click(target: &web_sys::Element, cmd: Command) -> gloo_events::EventListener {
-    gloo_events::EventListener::new(target, "click", move |e| {
-        if cmd.is_choice() && !e.is_trusted() {
-            warn_scripted();
-            return;
-        }
-        crate::command(cmd.clone())
-    })
 }

@@ -1,7 +1,7 @@
 // What the visitor sees of the widget: the banner, the preferences dialog
 // and the reopen button, in one open shadow root so site CSS cannot break
-// them (axe and screen readers still see them), and the page's own
-// `data-consentry-open` links. It only draws and reports clicks: the wasm
+// them (axe and screen readers still see them), the placeholders of blocked
+// embeds, and the page's own `data-consentry-open` links. It only draws and reports clicks: the wasm
 // (src/widget.rs) owns the consent state, says what to show, and gets every
 // click back as a command through the one function `mount` was given.
 //
@@ -18,7 +18,7 @@ let model, send, root, banner, dialog, reopen, back;
 
 function el(tag, attrs, text) {
   const e = document.createElement(tag);
-  for (const k in attrs) e.setAttribute(k, attrs[k]);
+  for (const k in attrs) if (attrs[k] != null) e.setAttribute(k, attrs[k]);
   if (text != null) e.textContent = text;
   return e;
 }
@@ -37,15 +37,13 @@ function withPolicy(id, text) {
 function button(cls, label, command, arg) {
   const b = el('button', { type: 'button', class: cls }, label);
   b.addEventListener('click', (e) => {
-    if (command !== 'open' && command !== 'close' && !e.isTrusted) return warnScripted();
+    if (command !== 'open' && command !== 'close' && !e.isTrusted) {
+      console.warn('consentry: a scripted click on a consent button does nothing; call consentry.acceptAll(), rejectAll() or acceptCategories() (their receipts say "api")');
+      return;
+    }
     send(command, arg ? arg() : '');
   });
   return b;
-}
-
-// Also said for an embed's "Allow and load" (src/ui/mod.rs `on_click`).
-export function warnScripted() {
-  console.warn('consentry: a scripted click on a consent button does nothing; call consentry.acceptAll(), rejectAll() or acceptCategories() (their receipts say "api")');
 }
 
 // "Accept all" and "Reject all" share one class, so they cannot drift apart
@@ -122,9 +120,10 @@ export function hideReopen() {
 // The second layer, a modal dialog: every category with its description and
 // cookie table (rule 6), a toggle per optional category that is on only if
 // `granted` (ids joined by ',') has it (rule 1), the visitor's latest
-// receipt when `summary` is not empty, and the choice buttons. Focus stays
-// inside; Escape closes; closing gives focus back to where it was.
-export function openPreferences(granted, summary, receiptId, receiptFile) {
+// receipt when `receipt` is not empty (what they agreed to, and the file
+// that proves it), and the choice buttons. Focus stays inside; Escape
+// closes; closing gives focus back to where it was.
+export function openPreferences(granted, receipt, issuedAt, receiptGranted, receiptFile) {
   if (dialog) return;
   const active = document.activeElement;
   back = active && active === root.host ? root.activeElement : active;
@@ -139,14 +138,16 @@ export function openPreferences(granted, summary, receiptId, receiptFile) {
   close.setAttribute('aria-label', t.close);
   card.append(close, el('h2', { id: 'cs-prefs-title' }, t.preferencesTitle), withPolicy('cs-prefs-desc', t.preferencesDescription));
   for (const c of model.categories) card.append(category(c, c.necessary || on.includes(c.id)));
-  if (summary) {
+  if (receipt) {
+    const allowed = model.categories.filter((c) => receiptGranted.split(',').includes(c.id)).map((c) => c.title);
+    const summary = fill(t.receiptSummary, { id: receipt, date: issuedAt.slice(0, 10), allowed: allowed.join(', ') });
     const section = el('section', { class: 'cat receipt', 'aria-labelledby': 'cs-receipt-title' });
     section.append(
       el('h3', { id: 'cs-receipt-title' }, t.receiptTitle),
       el('p', {}, summary),
       el('a', {
         href: 'data:application/json;charset=utf-8,' + encodeURIComponent(receiptFile),
-        download: 'consentry-receipt-' + receiptId + '.json',
+        download: 'consentry-receipt-' + receipt + '.json',
       }, t.receiptDownload),
     );
     card.append(section);
@@ -234,4 +235,70 @@ export function closePreferences(refocus) {
   const to = back && back.isConnected ? back : reopen;
   back = null;
   if (refocus && to) to.focus();
+}
+
+// Blocked embeds (rule 3): `<iframe data-category=… data-src=…>` stays
+// empty behind a placeholder that names its provider and category, with a
+// button that grants that category; once `granted` (ids joined by ',') has
+// it, the frame loads and its placeholder goes.
+const holders = new Map();
+export function syncFrames(granted) {
+  const on = granted ? granted.split(',') : [];
+  for (const frame of document.querySelectorAll('iframe[data-category][data-src]')) {
+    const cat = frame.getAttribute('data-category');
+    if (on.includes(cat)) {
+      loadFrame(frame);
+      holders.get(frame)?.remove();
+      holders.delete(frame);
+    } else if (!holders.has(frame)) {
+      holders.set(frame, placeholder(frame, cat));
+    }
+  }
+}
+
+function loadFrame(frame) {
+  const src = frame.getAttribute('data-src');
+  if (!frameSrcAllowed(src)) {
+    console.error('consentry: iframe data-src must be an http(s) or relative URL; not loaded');
+    return;
+  }
+  frame.removeAttribute('data-src');
+  frame.removeAttribute('hidden');
+  frame.setAttribute('src', src);
+}
+
+// An http(s) URL, a path, or `./` and `../`: what `is_http_url` in
+// src/config.rs accepts for the config's URLs, plus relative paths (the
+// wasm tests in src/page/gating.rs hold the two to the same cases).
+export function frameSrcAllowed(src) {
+  if (/^\.\.?\//.test(src)) return true;
+  if (src.trim() !== src || /[\x00-\x20\x7f]/.test(src)) return false;
+  if (/^https?:\/\//i.test(src)) return !/^https?:\/\/(\/|$)/i.test(src);
+  return /^\/(?![\/\\])/.test(src);
+}
+
+// Replaces `{name}` in a site text; an unknown name stays as written, so a
+// typo is visible rather than silently dropped.
+export function fill(template, values) {
+  return template.replace(/\{([^{}]*)\}/g, (all, name) => (Object.hasOwn(values, name) ? values[name] : all));
+}
+
+function placeholder(frame, cat) {
+  const t = model.texts;
+  const provider = frame.getAttribute('data-provider') ?? 'a third party';
+  const c = model.categories.find((c) => c.id === cat);
+  let style = 'display:flex;flex-direction:column;align-items:center;justify-content:center;gap:12px;padding:16px;'
+    + 'box-sizing:border-box;max-width:100%;text-align:center;background:#f3f4f6;color:#1f2937;'
+    + 'border:1px solid #d1d5db;border-radius:8px;font:15px/1.5 system-ui,sans-serif';
+  for (const a of ['width', 'height']) {
+    const v = frame.getAttribute(a);
+    if (v && /^[0-9]+$/.test(v)) style += ';' + a + ':' + v + 'px';
+  }
+  const box = el('div', { class: 'consentry-embed-placeholder', style, role: 'group', 'aria-label': provider });
+  const load = button(null, t.embedLoad, 'grant', () => cat);
+  load.setAttribute('style', 'font:600 15px/1.2 system-ui,sans-serif;padding:10px 18px;border-radius:8px;border:0;background:#1d4ed8;color:#fff;cursor:pointer;min-height:44px');
+  box.append(el('p', { style: 'margin:0' }, fill(t.embedBlocked, { provider, category: c ? c.title : cat })), load);
+  frame.setAttribute('hidden', '');
+  frame.before(box);
+  return box;
 }
