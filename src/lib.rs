@@ -324,13 +324,13 @@ mod web {
             log_error("consentry: on(event, callback): the only event is \"change\"");
             return 0;
         }
-        with_widget(|w| w.subscribe(callback)).unwrap_or(0)
+        with_widget(|_| signals::subscribe(&callback)).unwrap_or(0)
     }
 
     /// Removes a callback registered with `on`.
     #[wasm_bindgen]
     pub fn off(id: u32) {
-        with_widget(|w| w.unsubscribe(id));
+        with_widget(|_| signals::unsubscribe(id));
     }
 
     /// Forgets the visitor's choice and shows the banner again.

@@ -2,7 +2,7 @@
 //! and everything the widget has put on the page. `lib.rs` keeps it behind a
 //! single `thread_local!` and every JS export and UI event goes through it.
 
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsValue;
 
 use crate::config::Config;
 use crate::consent::{self, Choice, ConsentState, Method};
@@ -18,20 +18,21 @@ pub struct Widget {
     gpc: bool,
     view: View,
     _forms: Vec<forms::FormConsent>,
-    callbacks: Vec<(u32, js_sys::Function)>,
-    next_callback: u32,
     /// Signed receipts, when the config names an `endpoint`.
     receipts: Option<Receipts>,
 }
 
 /// What must happen after the widget is released: running gated scripts,
 /// events and site callbacks can all call back into `window.consentry`.
+/// The event a choice is told with; its callbacks hear it too.
+const CHANGE: &str = "consentry:change";
+
 pub struct Outcome {
     state: Option<ConsentState>,
     /// `None` when the loader's core already told the page (see `mount`).
     event: Option<&'static str>,
-    detail: JsValue,
-    callbacks: Vec<js_sys::Function>,
+    /// The event's detail, as JSON (`signals::consent_json`).
+    detail: String,
 }
 
 impl Outcome {
@@ -40,10 +41,7 @@ impl Outcome {
             gating::release_scripts(s);
         }
         if let Some(event) = self.event {
-            signals::dispatch(event, &self.detail);
-        }
-        for cb in &self.callbacks {
-            signals::call(cb, &self.detail);
+            signals::announce(event, &self.detail, event == CHANGE);
         }
     }
 }
@@ -96,8 +94,6 @@ impl Widget {
             state,
             view,
             _forms: forms_attached,
-            callbacks: Vec::new(),
-            next_callback: 1,
         };
         if w.state.is_some() {
             w.view.show_reopen();
@@ -105,12 +101,10 @@ impl Widget {
             w.show_banner();
         }
         w.sync_frames();
-        let detail = signals::consent_object(w.state.as_ref());
         let outcome = Outcome {
             state: w.state.clone(),
             event: (!adopted).then_some("consentry:ready"),
-            detail,
-            callbacks: Vec::new(),
+            detail: signals::consent_json(w.state.as_ref(), None),
         };
         Ok((w, outcome))
     }
@@ -161,22 +155,16 @@ impl Widget {
         self.view.close_preferences(true);
         self.sync_frames();
 
-        let detail = signals::consent_object(self.state.as_ref());
-        if let Ok(o) = detail.clone().dyn_into::<js_sys::Object>() {
-            signals::set(&o, "action", &JsValue::from_str(action.as_str()));
-            signals::set(&o, "method", &JsValue::from_str(method.as_str()));
-            signals::set(&o, "granted", &signals::str_array(&change.newly_granted));
-            signals::set(&o, "refused", &signals::str_array(&change.newly_refused));
-        }
-        let mut callbacks = Vec::new();
-        for (_, f) in &self.callbacks {
-            callbacks.push(f.clone());
-        }
+        let detail = signals::ChangeDetail {
+            action: action.as_str(),
+            method: method.as_str(),
+            granted: &change.newly_granted,
+            refused: &change.newly_refused,
+        };
         Outcome {
             state: self.state.clone(),
-            event: Some("consentry:change"),
-            detail,
-            callbacks,
+            event: Some(CHANGE),
+            detail: signals::consent_json(self.state.as_ref(), Some(&detail)),
         }
     }
 
@@ -259,17 +247,6 @@ impl Widget {
         self.view.close_preferences(false);
         self.view.hide_reopen();
         self.show_banner();
-    }
-
-    pub fn subscribe(&mut self, cb: js_sys::Function) -> u32 {
-        let id = self.next_callback;
-        self.next_callback += 1;
-        self.callbacks.push((id, cb));
-        id
-    }
-
-    pub fn unsubscribe(&mut self, id: u32) {
-        self.callbacks.retain(|(i, _)| *i != id);
     }
 }
 

@@ -2,26 +2,18 @@
 //! deleting the cookies of refused categories. Any failure (sandboxed
 //! iframe, cookies disabled) means "no stored consent", never a crash.
 
-use wasm_bindgen::JsCast;
-use web_sys::HtmlDocument;
+use wasm_bindgen::prelude::*;
 
 use crate::config::{cut, pieces, push_num, Config};
 use crate::consent::{cookie_matches, domain_variants, path_variants, ConsentState, COOKIE_NAME};
-use crate::ui::dom::document;
 
-fn html_doc() -> Option<HtmlDocument> {
-    document().dyn_into::<HtmlDocument>().ok()
-}
-
-/// Every `name=value` pair the page can see.
-fn read_all() -> String {
-    html_doc().and_then(|d| d.cookie().ok()).unwrap_or_default()
-}
-
-fn write(line: &str) {
-    if let Some(d) = html_doc() {
-        let _ = d.set_cookie(line);
-    }
+#[wasm_bindgen(module = "/src/page/cookies.js")]
+extern "C" {
+    /// Every `name=value` pair the page can see.
+    #[wasm_bindgen(js_name = cookies)]
+    fn read_all() -> String;
+    #[wasm_bindgen(js_name = setCookie)]
+    fn write(line: &str);
 }
 
 pub fn load_state() -> Option<ConsentState> {

@@ -1,43 +1,70 @@
 //! What the site hears: `consentry:*` events on `window` and the callbacks
-//! registered with `consentry.on(...)`.
+//! registered with `consentry.on(...)`. What is said is written here as
+//! JSON; `signals.js` turns it into the objects the site gets, dispatches
+//! the events and keeps the callbacks.
 
+use consentry_receipt::json::Json;
+use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsValue;
-use web_sys::{CustomEvent, CustomEventInit};
 
 use crate::consent::ConsentState;
 
-/// `getConsent()`'s shape: `{categories, revision, givenAt, expiresAt, receiptId}`.
-pub fn consent_object(state: Option<&ConsentState>) -> JsValue {
-    let Some(s) = state else { return JsValue::NULL };
-    let o = js_sys::Object::new();
-    let cats = js_sys::Array::new();
-    for g in &s.granted {
-        cats.push(&JsValue::from_str(g));
+#[wasm_bindgen(module = "/src/page/signals.js")]
+extern "C" {
+    pub fn subscribe(callback: &js_sys::Function) -> u32;
+    pub fn unsubscribe(id: u32);
+    fn detail(json: &str) -> JsValue;
+    /// Tells the page: the event `name` with `json` as its detail, and for
+    /// a change, every `on('change')` callback too.
+    pub fn announce(name: &str, json: &str, change: bool);
+}
+
+/// What a change adds to the consent: how it was made and what it changed.
+pub struct ChangeDetail<'a> {
+    pub action: &'a str,
+    pub method: &'a str,
+    pub granted: &'a [String],
+    pub refused: &'a [String],
+}
+
+/// `getConsent()`'s shape, `{categories, revision, givenAt, expiresAt,
+/// receiptId}` (`null` before a choice), plus a change's detail, as JSON.
+pub fn consent_json(state: Option<&ConsentState>, change: Option<&ChangeDetail<'_>>) -> String {
+    let Some(s) = state else {
+        return String::from("null");
+    };
+    let mut fields = vec![
+        ("categories", Some(ids(&s.granted))),
+        ("revision", Some(Json::int(s.revision as u64))),
+        ("givenAt", Some(Json::int(s.given_at))),
+        ("expiresAt", Some(Json::int(s.expires_at))),
+        ("receiptId", Some(Json::str(&s.receipt_id))),
+    ];
+    if let Some(c) = change {
+        fields.push(("action", Some(Json::str(c.action))));
+        fields.push(("method", Some(Json::str(c.method))));
+        fields.push(("granted", Some(ids(c.granted))));
+        fields.push(("refused", Some(ids(c.refused))));
     }
-    set(&o, "categories", &cats);
-    set(&o, "revision", &JsValue::from(s.revision));
-    set(&o, "givenAt", &iso(s.given_at));
-    set(&o, "expiresAt", &iso(s.expires_at));
-    set(&o, "receiptId", &JsValue::from_str(&s.receipt_id));
-    o.into()
+    // Canonical writing fails only on a number that is not a whole number.
+    Json::object(fields).canonical().unwrap_or_default()
+}
+
+fn ids(list: &[String]) -> Json {
+    let mut items = Vec::new();
+    for id in list {
+        items.push(Json::str(id));
+    }
+    Json::Arr(items)
+}
+
+/// `getConsent()`'s value.
+pub fn consent_object(state: Option<&ConsentState>) -> JsValue {
+    detail(&consent_json(state, None))
 }
 
 pub fn set(o: &js_sys::Object, key: &str, value: &JsValue) {
     let _ = js_sys::Reflect::set(o, &JsValue::from_str(key), value);
-}
-
-pub fn str_array(items: &[String]) -> JsValue {
-    let a = js_sys::Array::new();
-    for i in items {
-        a.push(&JsValue::from_str(i));
-    }
-    a.into()
-}
-
-fn iso(unix_s: u64) -> JsValue {
-    js_sys::Date::new(&JsValue::from_f64(unix_s as f64 * 1000.0))
-        .to_iso_string()
-        .into()
 }
 
 /// 16 bytes from the browser's CSPRNG (`crypto.getRandomValues`, which,
@@ -77,17 +104,9 @@ pub fn dispatch(name: &str, detail: &JsValue) {
     let Some(window) = web_sys::window() else {
         return;
     };
-    let init = CustomEventInit::new();
+    let init = web_sys::CustomEventInit::new();
     init.set_detail(detail);
-    if let Ok(e) = CustomEvent::new_with_event_init_dict(name, &init) {
+    if let Ok(e) = web_sys::CustomEvent::new_with_event_init_dict(name, &init) {
         let _ = window.dispatch_event(&e);
-    }
-}
-
-/// Calls a site callback; an exception in it is the site's bug, reported but
-/// never allowed to stop the widget.
-pub fn call(cb: &js_sys::Function, detail: &JsValue) {
-    if let Err(e) = cb.call1(&JsValue::UNDEFINED, detail) {
-        web_sys::console::error_2(&"consentry: an on('change') callback threw:".into(), &e);
     }
 }
