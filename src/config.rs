@@ -533,6 +533,15 @@ impl<'a> Iterator for Pieces<'a> {
     }
 }
 
+/// Joins fixed pieces into one string without the `format!` machinery.
+pub fn concat(parts: &[&str]) -> String {
+    let mut s = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for p in parts {
+        s.push_str(p);
+    }
+    s
+}
+
 /// Category ids joined by `,`, as the JS side takes a list: an id never
 /// holds one (`is_valid_id`). (Not `join`: its overflow checks link panic
 /// formatting into the wasm.)

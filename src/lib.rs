@@ -85,8 +85,7 @@ mod web {
     use crate::config::Config;
     use crate::consent::{Choice, Method};
     use crate::page::signals;
-    use crate::ui::dom::log_error;
-    use crate::ui::forms::FormChoice;
+    use crate::page::signals::log_error;
     use crate::widget::Widget;
     use crate::Command;
 
@@ -157,23 +156,12 @@ mod web {
 
     /// A form's data is being sent: its receipt is written down now, and its
     /// id (with the visitor's key, once known) returned for the form's data.
-    pub(crate) fn form_submitted(choice: FormChoice) -> Option<(String, Option<String>)> {
-        let receipt = with_widget(|w| w.record_form(&choice.selector, &choice.purposes)).flatten();
-        let detail = js_sys::Object::new();
-        signals::set(&detail, "form", &JsValue::from_str(&choice.selector));
-        let purposes = js_sys::Array::new();
-        for (id, granted) in &choice.purposes {
-            let p = js_sys::Object::new();
-            signals::set(&p, "id", &JsValue::from_str(id));
-            signals::set(&p, "granted", &JsValue::from_bool(*granted));
-            purposes.push(&p);
-        }
-        signals::set(&detail, "purposes", &purposes);
-        if let Some((id, _)) = &receipt {
-            signals::set(&detail, "receiptId", &JsValue::from_str(id));
-        }
-        signals::dispatch("consentry:form", &detail.into());
-        receipt
+    /// (`ui/forms.js` tells the page with a `consentry:form` event.)
+    pub(crate) fn form_submitted(
+        selector: &str,
+        purposes: &[(String, bool)],
+    ) -> Option<(String, Option<String>)> {
+        with_widget(|w| w.record_form(selector, purposes)).flatten()
     }
 
     /// A held form's receipt: settles once it is handed to the network.
@@ -225,7 +213,7 @@ mod web {
                 });
                 outcome.run();
             }
-            Err(reason) => log_error(&crate::ui::dom::concat(&["consentry: ", &reason])),
+            Err(reason) => log_error(&crate::config::concat(&["consentry: ", &reason])),
         }
     }
 
@@ -287,7 +275,7 @@ mod web {
         match unknown {
             None => {}
             Some(Some(id)) => {
-                log_error(&crate::ui::dom::concat(&[
+                log_error(&crate::config::concat(&[
                     "consentry: acceptCategories: unknown category \"",
                     &id,
                     "\"",

@@ -9,7 +9,7 @@ use crate::consent::{self, Choice, ConsentState, Method};
 use crate::page::courier::{Msg, Receipts};
 use crate::page::{cookies, gating, signals};
 use crate::proof;
-use crate::ui::{dom, forms, View};
+use crate::ui::{forms, View};
 use consentry_receipt::Receipt;
 
 pub struct Widget {
@@ -17,7 +17,7 @@ pub struct Widget {
     state: Option<ConsentState>,
     gpc: bool,
     view: View,
-    _forms: Vec<forms::FormConsent>,
+    _forms: forms::Forms,
     /// Signed receipts, when the config names an `endpoint`.
     receipts: Option<Receipts>,
 }
@@ -61,16 +61,18 @@ impl Widget {
             // no consent behind them.
             clear_optional_cookies(&config);
         }
-        let mut forms_attached = Vec::new();
+        let forms_attached = forms::Forms::new();
         for (i, spec) in config.forms.iter().enumerate() {
-            match forms::attach(&config, i, spec) {
-                Ok(f) => forms_attached.push(f),
-                Err(reason) => {
-                    let mut path = String::from("forms[");
-                    crate::config::push_num(&mut path, i as u64);
-                    path.push_str("].selector");
-                    dom::log_error(&dom::concat(&["consentry: config.", &path, ": ", reason]));
-                }
+            if let Err(reason) = forms_attached.attach(&config, i, spec) {
+                let mut path = String::from("forms[");
+                crate::config::push_num(&mut path, i as u64);
+                path.push_str("].selector");
+                signals::log_error(&crate::config::concat(&[
+                    "consentry: config.",
+                    &path,
+                    ": ",
+                    &reason,
+                ]));
             }
         }
         let last_id = state
@@ -174,7 +176,7 @@ impl Widget {
         match signals::random_bytes() {
             Some(bytes) => Some(consent::uuid_v4(bytes)),
             None => {
-                dom::log_error(
+                signals::log_error(
                     "consentry: receipts: crypto.getRandomValues is unavailable, so no receipt is made",
                 );
                 None

@@ -23,9 +23,9 @@ use wasm_bindgen_futures::{spawn_local, JsFuture};
 use consentry_receipt::{b64, ids};
 
 use super::mailbox::{self, Receiver, Sender};
+use crate::config::concat;
 use crate::outbox::{self, Answer, Countersignature, Entry, Latest, Problem, Step};
 use crate::proof::{self, PublicKey};
-use crate::ui::dom::concat;
 
 #[wasm_bindgen(module = "/src/page/io.js")]
 extern "C" {
@@ -61,13 +61,6 @@ extern "C" {
     fn post(url: &str, body: &str) -> js_sys::Promise;
     #[wasm_bindgen(js_name = setBeacons)]
     fn set_beacons(list: js_sys::Array);
-    #[wasm_bindgen(js_name = submitHeld)]
-    pub fn submit_held(
-        form: &web_sys::Element,
-        submitter: Option<web_sys::HtmlElement>,
-        handed: &js_sys::Promise,
-        ms: u32,
-    );
 }
 
 pub(crate) const ENTRY: &str = "consentry:entry:";

@@ -29,8 +29,6 @@ mod tests {
 
     use super::*;
     use crate::config::is_http_url;
-    use crate::ui::dom::{document, el};
-    use web_sys::Element;
 
     #[wasm_bindgen(module = "/src/ui/view.js")]
     extern "C" {
@@ -49,21 +47,24 @@ mod tests {
         }
     }
 
-    fn gated(category: &str, flag: &str) -> Element {
-        let doc = document();
-        let s = el(
-            &doc,
-            "script",
-            &[("type", "text/plain"), ("data-category", category)],
-        );
+    fn gated(category: &str, flag: &str) {
+        let doc = web_sys::window()
+            .and_then(|w| w.document())
+            .expect("document");
+        let s = doc.create_element("script").expect("script");
+        s.set_attribute("type", "text/plain").expect("type");
+        s.set_attribute("data-category", category)
+            .expect("category");
         let mut code = String::from("window.");
         code.push_str(flag);
         code.push_str(" = (window.");
         code.push_str(flag);
         code.push_str(" || 0) + 1;");
         s.set_text_content(Some(&code));
-        let _ = doc.body().expect("body").append_child(&s);
-        s
+        doc.body()
+            .expect("body")
+            .append_child(&s)
+            .expect("appended");
     }
 
     fn count(flag: &str) -> f64 {

@@ -58,13 +58,14 @@ fn ids(list: &[String]) -> Json {
     Json::Arr(items)
 }
 
+/// A console error for the site owner (bad config, failed start).
+pub fn log_error(msg: &str) {
+    web_sys::console::error_1(&msg.into());
+}
+
 /// `getConsent()`'s value.
 pub fn consent_object(state: Option<&ConsentState>) -> JsValue {
     detail(&consent_json(state, None))
-}
-
-pub fn set(o: &js_sys::Object, key: &str, value: &JsValue) {
-    let _ = js_sys::Reflect::set(o, &JsValue::from_str(key), value);
 }
 
 /// 16 bytes from the browser's CSPRNG (`crypto.getRandomValues`, which,
@@ -93,20 +94,9 @@ pub fn page_context() -> (String, String) {
     let ua = window
         .and_then(|w| w.navigator().user_agent().ok())
         .unwrap_or_default();
-    (crate::ui::dom::concat(&[&origin, &path]), ua)
+    (crate::config::concat(&[&origin, &path]), ua)
 }
 
 pub fn now_s() -> u64 {
     (js_sys::Date::now() / 1000.0) as u64
-}
-
-pub fn dispatch(name: &str, detail: &JsValue) {
-    let Some(window) = web_sys::window() else {
-        return;
-    };
-    let init = web_sys::CustomEventInit::new();
-    init.set_detail(detail);
-    if let Ok(e) = web_sys::CustomEvent::new_with_event_init_dict(name, &init) {
-        let _ = window.dispatch_event(&e);
-    }
 }

@@ -5,7 +5,6 @@
 //! own forms. The DOM work is JS because each DOM call made from Rust is a
 //! web-sys import with its own glue; what to show stays decided in Rust.
 
-pub mod dom;
 pub mod forms;
 
 use wasm_bindgen::prelude::*;

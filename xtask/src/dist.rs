@@ -16,7 +16,8 @@ use crate::{cargo, run, target_dir, Result};
 /// goal where the split into parts has not reached it yet (the banner, the
 /// dialog and receipts are still one wasm module, so a first visit loads
 /// all of it): printed, not enforced, and the budget is then a ceiling
-/// to catch regressions until the split lands (set at 64,925 bytes).
+/// to catch regressions until the split lands (set at 60 KB, where
+/// everything was 58,844 bytes).
 struct Visit {
     what: &'static str,
     files: fn(&Path) -> Vec<PathBuf>,
@@ -34,13 +35,14 @@ const VISITS: [Visit; 3] = [
     Visit {
         what: "first visit, until the banner is shown",
         files: widget_files,
-        budget: 64 * 1024,
+        // A ceiling until the banner loads apart from the rest.
+        budget: 60 * 1024,
         target: 28 * 1024,
     },
     Visit {
         what: "everything a visit can load",
         files: widget_files,
-        budget: 64 * 1024,
+        budget: 60 * 1024,
         target: 60 * 1024,
     },
 ];
