@@ -15,15 +15,18 @@
 //!
 //! # Layout
 //! - `config`: the site config, its defaults and its checks (pure)
-//! - `checked`: what a checked config leaves for the loader's core (pure)
+//! - `checked`: what a checked config leaves for the loader's core, and the
+//!   view model the JS view draws from (pure)
 //! - `consent`: choices, the `consentry` cookie format, when to ask again (pure)
 //! - `proof`: the notice, the receipt of a choice, its JWS, the retry policy (pure)
 //! - `outbox`: a receipt's journal entry and every delivery decision (pure)
 //! - `widget`: the one owned `Widget` state (browser only)
-//! - `ui`: banner, preferences dialog, reopen button (drawn by `ui/view.js`),
-//!   form checkboxes
-//! - `page`: cookies, script/iframe gating, events for the site, and the
-//!   courier task that signs and delivers receipts
+//! - `ui`: what the visitor sees: banner, preferences dialog, reopen button
+//!   and embed placeholders (drawn by `ui/view.js`), form checkboxes
+//!   (`ui/forms.js`, their receipts in `ui/forms.rs`)
+//! - `page`: cookies, script gating, events for the site, and the courier
+//!   task that signs and delivers receipts (each with its small JS file for
+//!   the browser calls)
 //!
 //! This file is the whole JS API; every export is documented here. On a
 //! returning visitor's page the consent core (`pkg-config/core.js`, in the
