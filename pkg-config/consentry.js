@@ -9,8 +9,6 @@
   var tag = document.currentScript;
   if (!tag || window.consentry) return;
   var base = new URL('.', tag.src).href;
-  // The glue's own imports (its browser I/O module), fetched beside it.
-  var GLUE_IMPORTS = '__CONSENTRY_GLUE_IMPORTS__'.split(' ');
 
   /*__CONSENTRY_CORE__*/
 
@@ -38,11 +36,11 @@
   var loading;
   function loadWasm() {
     if (!loading) {
-      // Fetched beside its glue, not after the glue and its import: one
-      // round trip instead of three before the banner.
+      // Fetched beside its glue (which carries the widget's JS: one
+      // module), not after it: one round trip instead of two before the
+      // banner.
       var wasm = fetch(base + 'consentry-core_bg.wasm');
       wasm.catch(function () {}); // reported once, by the init that awaits it
-      GLUE_IMPORTS.forEach(function (path) { import(base + path).catch(function () {}); });
       loading = import(base + 'consentry-core.js').then(function (m) {
         return m.default({ module_or_path: wasm }).then(function () { return m; });
       });

@@ -142,6 +142,24 @@ fn breakdown(files: &[PathBuf]) -> Result {
         }
     }
 
+    // The widget's JS (src/**/*.js) is inside the glue (see
+    // `inline_js`); each file minified and compressed alone, to judge a
+    // change to one of them.
+    let min_dir = crate::target_dir().join("bench-twiggy/js");
+    std::fs::create_dir_all(&min_dir)?;
+    for js in source_js(Path::new("src")) {
+        let out = min_dir.join(js.file_name().unwrap_or_default());
+        dist::minify(&js, &out, true)?;
+        let s = Sizes::of(&std::fs::read(&out)?)?;
+        println!(
+            "{:<40} {:<34} {:>8} {:>10}",
+            js.display(),
+            "JS, minified, inside the glue",
+            s.raw,
+            s.brotli
+        );
+    }
+
     // Every import is a function the JS glue writes: the price of each
     // distinct web-sys/js-sys call.
     for file in files
@@ -155,6 +173,24 @@ fn breakdown(files: &[PathBuf]) -> Result {
         }
     }
     Ok(())
+}
+
+/// The `.js` files under `dir`, sorted.
+fn source_js(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "js") {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
 }
 
 /// How many imports a wasm module declares: the count that opens its import
@@ -192,15 +228,13 @@ fn import_count(wasm: &[u8]) -> Option<u32> {
 /// into the same few kinds.
 fn role(rel: &Path) -> &'static str {
     let name = rel.to_string_lossy();
-    if rel.starts_with("snippets") {
-        "JS snippet (wasm-bindgen inline)"
-    } else if name.ends_with(".wasm") {
+    if name.ends_with(".wasm") {
         "wasm module"
     } else if name.ends_with(".css") {
         "CSS"
     } else if let Some(stem) = name.strip_suffix(".js") {
         if dist::dist_dir().join(format!("{stem}_bg.wasm")).exists() {
-            "JS glue (wasm-bindgen)"
+            "JS glue (wasm-bindgen) + widget JS"
         } else {
             "loader (the script tag)"
         }

@@ -134,15 +134,14 @@ pub fn build() -> Result<Sizes> {
         .args(["-e", "if (!WebAssembly.validate(require('fs').readFileSync(process.argv[1]))) { console.error('invalid wasm after wasm-opt'); process.exit(1) }"])
         .arg(&core_wasm))?;
 
+    // One module on the way to the banner, not one per snippet.
+    crate::inline_js::inline_snippets(&out, "consentry-core.js", &snippets(&out))?;
     // Every JS library ships minified; for us it is a fifth of the budget.
     let core_js = out.join("consentry-core.js");
     minify(&core_js, &core_js, true)?;
-    for snippet in snippets(&out) {
-        minify(&snippet, &snippet, true)?;
-    }
     if Path::new("pkg-config/consentry.js").exists() {
         let loader = out.join("consentry.loader.js");
-        fs::write(&loader, loader_source(&out)?)?;
+        fs::write(&loader, loader_source()?)?;
         minify(&loader, &out.join("consentry.js"), false)?;
         fs::remove_file(&loader)?;
     } else {
@@ -193,22 +192,9 @@ fn with_core(template: &str) -> Result<String> {
     put_in(template, &source, "/*__CONSENTRY_CORE__*/", &core_source()?)
 }
 
-/// The classic loader: its core, and the glue's imports it fetches beside
-/// the glue (the snippets wasm-bindgen wrote into `out_dir`).
-fn loader_source(out_dir: &Path) -> Result<String> {
-    let template = "pkg-config/consentry.js";
-    let mut imports = Vec::new();
-    for snippet in snippets(out_dir) {
-        if let Ok(rel) = snippet.strip_prefix(out_dir) {
-            imports.push(rel.to_string_lossy().replace('\\', "/"));
-        }
-    }
-    put_in(
-        template,
-        &with_core(template)?,
-        "'__CONSENTRY_GLUE_IMPORTS__'",
-        &js_string(&imports.join(" ")),
-    )
+/// The classic loader, with its core.
+fn loader_source() -> Result<String> {
+    with_core("pkg-config/consentry.js")
 }
 
 /// `text` as a single-quoted JS string literal.
@@ -229,18 +215,17 @@ fn js_string(text: &str) -> String {
     s
 }
 
-/// Everything a page loads for the widget: `WIDGET_FILES` plus the JS
-/// snippets wasm-bindgen writes under `snippets/` (the browser I/O module).
+/// Everything a page loads for the widget: `WIDGET_FILES` (the JS
+/// snippets are inside the glue, see `inline_js`).
 pub fn widget_files(out: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = WIDGET_FILES
+    WIDGET_FILES
         .iter()
         .map(|f| out.join(f))
         .filter(|p| p.exists())
-        .collect();
-    files.extend(snippets(out));
-    files
+        .collect()
 }
 
+/// The JS files wasm-bindgen copied under `snippets/` (`src/**/*.js`).
 fn snippets(out: &Path) -> Vec<PathBuf> {
     fn walk(dir: &Path, found: &mut Vec<PathBuf>) {
         let Ok(entries) = fs::read_dir(dir) else {
@@ -333,22 +318,13 @@ fn npm_package(out: &Path) -> Result {
             fs::copy(from, npm.join(name))?;
         }
     }
-    for snippet in snippets(out) {
-        if let Ok(rel) = snippet.strip_prefix(out) {
-            let to = npm.join(rel);
-            if let Some(parent) = to.parent() {
-                fs::create_dir_all(parent)?;
-            }
-            fs::copy(&snippet, to)?;
-        }
-    }
     // The module with the same core as the classic loader.
     fs::write(npm.join("index.js"), with_core("pkg-config/index.js")?)?;
     Ok(())
 }
 
 /// terser (pinned in package.json): compress and mangle, no comments kept.
-fn minify(from: &Path, to: &Path, module: bool) -> Result {
+pub fn minify(from: &Path, to: &Path, module: bool) -> Result {
     let mut cmd = Command::new("node_modules/.bin/terser");
     cmd.arg(from)
         .args(["--compress", "--mangle", "--comments", "false", "--output"])

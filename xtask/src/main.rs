@@ -13,6 +13,7 @@ mod bench;
 mod bench_collector;
 mod dist;
 mod ensure;
+mod inline_js;
 mod postgres;
 mod receipts_env;
 mod test;
