@@ -198,12 +198,12 @@ mod tests {
     fn imports_become_reads_of_the_snippet_scopes() {
         let line = "import { a, b as c } from './snippets/x/src/page/io.js';";
         assert_eq!(
-            rewrite_imports(line, "", "glue").unwrap(),
+            rewrite_imports(line, "", "glue").expect("an import we write"),
             "const { a, b: c } = __consentry_snippets_x_src_page_io;\n"
         );
         let ns = "import * as import1 from \"./snippets/x/src/ui/view.js\"";
         assert_eq!(
-            rewrite_imports(ns, "", "glue").unwrap(),
+            rewrite_imports(ns, "", "glue").expect("an import we write"),
             "const import1 = __consentry_snippets_x_src_ui_view;\n"
         );
     }
@@ -214,7 +214,7 @@ mod tests {
             "snippets/x/src/ui/forms.js",
             "import { submitHeld } from '../page/io.js';\nconst A = 1;\nexport function attach(s) {\n  return A;\n}\nexport async function later() {}\n",
         )
-        .unwrap();
+        .expect("a snippet as we write them");
         assert_eq!(s.exports, ["attach", "later"]);
         assert_eq!(s.needs, ["snippets/x/src/page/io.js"]);
         let js = scope(&s);
@@ -227,11 +227,11 @@ mod tests {
     fn what_cannot_be_inlined_is_named() {
         let err = parse("snippets/x/a.js", "export default 1;\n")
             .err()
-            .unwrap();
+            .expect("refused");
         assert!(err.to_string().contains("snippets/x/a.js"), "{err}");
         let err = parse("snippets/x/a.js", "import x from 'lib';\n")
             .err()
-            .unwrap();
+            .expect("refused");
         assert!(err.to_string().contains("import"), "{err}");
     }
 }
