@@ -57,7 +57,9 @@ pub use web::*;
 static ALLOCATOR: lol_alloc::LockedAllocator<lol_alloc::FreeListAllocator> =
     lol_alloc::LockedAllocator::new(lol_alloc::FreeListAllocator::new());
 
-/// What the visitor's clicks ask the widget to do.
+/// What the visitor's clicks ask the widget to do. Every command but
+/// opening and closing the dialog is a choice recorded as the visitor's, so
+/// `ui/view.js` sends it only for a person's click (a trusted event).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
     AcceptAll,
@@ -68,14 +70,6 @@ pub enum Command {
     ClosePreferences,
     /// Grant one category (an embed's "Allow and load").
     Grant(String),
-}
-
-impl Command {
-    /// A choice the visitor makes, recorded as theirs: only a person's
-    /// gesture (a trusted event) may make it.
-    pub fn is_choice(&self) -> bool {
-        !matches!(self, Command::OpenPreferences | Command::ClosePreferences)
-    }
 }
 
 #[cfg(target_arch = "wasm32")]

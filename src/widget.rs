@@ -22,11 +22,11 @@ pub struct Widget {
     receipts: Option<Receipts>,
 }
 
-/// What must happen after the widget is released: running gated scripts,
-/// events and site callbacks can all call back into `window.consentry`.
 /// The event a choice is told with; its callbacks hear it too.
 const CHANGE: &str = "consentry:change";
 
+/// What must happen after the widget is released: running gated scripts,
+/// events and site callbacks can all call back into `window.consentry`.
 pub struct Outcome {
     state: Option<ConsentState>,
     /// `None` when the loader's core already told the page (see `mount`).

@@ -1,7 +1,8 @@
 //! Everything the visitor sees. `view.js` draws the banner, the preferences
 //! dialog and the reopen button in one open shadow root (site CSS cannot
-//! break them; axe and screen readers still see them) and sends every click
-//! back here as a command; `forms` puts consent checkboxes into the site's
+//! break them; axe and screen readers still see them) and the placeholders
+//! of blocked embeds, and sends every click back here as a command (a
+//! choice only from a person's click); `forms` puts consent checkboxes into the site's
 //! own forms. The DOM work is JS because each DOM call made from Rust is a
 //! web-sys import with its own glue; what to show stays decided in Rust.
 
