@@ -23,7 +23,7 @@
 //! - `widget`: the one owned `Widget` state (browser only)
 //! - `ui`: what the visitor sees: banner, preferences dialog, reopen button
 //!   and embed placeholders (drawn by `ui/view.js`), form checkboxes
-//!   (`ui/forms.js`, their receipts in `ui/forms.rs`)
+//!   (also in `ui/view.js`, their receipts in `ui/forms.rs`)
 //! - `page`: cookies, script gating, events for the site, and the courier
 //!   task that signs and delivers receipts (each with its small JS file for
 //!   the browser calls)
@@ -153,7 +153,7 @@ mod web {
 
     /// A form's data is being sent: its receipt is written down now, and its
     /// id (with the visitor's key, once known) returned for the form's data.
-    /// (`ui/forms.js` tells the page with a `consentry:form` event.)
+    /// (`ui/view.js` tells the page with a `consentry:form` event.)
     pub(crate) fn form_submitted(
         selector: &str,
         purposes: &[(String, bool)],

@@ -7,7 +7,7 @@ use wasm_bindgen::prelude::*;
 use crate::config::{cut, pieces, push_num, Config};
 use crate::consent::{cookie_matches, domain_variants, path_variants, ConsentState, COOKIE_NAME};
 
-#[wasm_bindgen(module = "/src/page/cookies.js")]
+#[wasm_bindgen(module = "/src/page/io.js")]
 extern "C" {
     /// Every `name=value` pair the page can see.
     #[wasm_bindgen(js_name = cookies)]

@@ -1,7 +1,7 @@
 //! Script and iframe gating (rule 3). The site marks content with
 //! `data-category`; nothing of a category runs before that category is
 //! granted, and `data-category="!id"` runs only once it is refused. The
-//! scripts are released by `gating.js`; blocked iframes and their
+//! scripts are released by `io.js`; blocked iframes and their
 //! placeholders are drawn by the view (`ui/view.js`, `View::sync_frames`).
 
 use wasm_bindgen::prelude::*;
@@ -9,7 +9,7 @@ use wasm_bindgen::prelude::*;
 use crate::config::id_list;
 use crate::consent::ConsentState;
 
-#[wasm_bindgen(module = "/src/page/gating.js")]
+#[wasm_bindgen(module = "/src/page/io.js")]
 extern "C" {
     #[wasm_bindgen(js_name = releaseScripts)]
     fn release(granted: &str);

@@ -1,5 +1,7 @@
-// The browser I/O the receipts need, as small functions the Rust side
-// (page/courier.rs) drives: the journal and small records (localStorage),
+// The page's browser calls, as small functions the Rust side drives: the
+// cookie jar (page/cookies.rs), gated scripts (page/gating.rs), events and
+// callbacks (page/signals.rs), each in its section below, and first the
+// browser I/O the receipts need (page/courier.rs): the journal and small records (localStorage),
 // the visitor's WebCrypto key (IndexedDB), signing, hashing, checking the
 // collector's Ed25519 countersignature, the network, the Web Lock that keeps
 // two tabs from signing one entry twice, beacons on pagehide, and sending a
@@ -276,4 +278,99 @@ export function submitHeld(form, submitter, handed, ms) {
     }
   };
   Promise.race([handed, new Promise((r) => setTimeout(r, ms))]).then(go, go);
+}
+
+// --- The cookie jar ----------------------------------------
+
+// `document.cookie` for src/page/cookies.rs, which decides what to read,
+// write and delete. Cookies disabled or a sandboxed frame read as none.
+
+export function cookies() {
+  try {
+    return document.cookie;
+  } catch (e) {
+    return '';
+  }
+}
+
+export function setCookie(line) {
+  try {
+    document.cookie = line;
+  } catch (e) {
+    // Refused: nothing is stored, as if cookies were off.
+  }
+}
+
+// --- Gated scripts ----------------------------------------
+
+// Gated scripts (rule 3): the site marks them `type="text/plain"
+// data-category="…"`; nothing of a category runs before that category is
+// granted, and `data-category="!id"` runs only once it is refused. The
+// loader's core (pkg-config/core.js) releases them the same way on a
+// returning visitor's page; tests/e2e/core.test.mjs holds the two together.
+
+// Runs every gated script `granted` (category ids joined by ',') allows.
+// A `type="text/plain"` script never runs, even if its type is changed
+// later, so a fresh element takes its place; `data-type="module"` keeps a
+// gated module a module.
+export function releaseScripts(granted) {
+  const on = granted ? granted.split(',') : [];
+  // Collected first: running one script may add or remove others.
+  const due = [...document.querySelectorAll('script[type="text/plain"][data-category]')].filter((s) => {
+    const c = s.getAttribute('data-category');
+    return c[0] === '!' ? !on.includes(c.slice(1)) : on.includes(c);
+  });
+  for (const old of due) {
+    const s = document.createElement('script');
+    for (const a of old.attributes) {
+      if (a.name === 'data-type') s.setAttribute('type', a.value);
+      else if (a.name !== 'type') s.setAttribute(a.name, a.value);
+    }
+    // Keep execution order close to the author's intent.
+    if (old.hasAttribute('src')) s.async = false;
+    else s.text = old.textContent;
+    old.replaceWith(s);
+  }
+}
+
+// --- What the site hears ----------------------------------------
+
+// What the site hears: `consentry:*` events on `window` and the callbacks
+// registered with `consentry.on('change', …)`, which this module keeps.
+// The wasm says what happened as JSON (src/page/signals.rs); times come as
+// Unix seconds and leave as ISO strings, as the loader's core gives them.
+
+const callbacks = new Map();
+let next = 1;
+
+export function subscribe(f) {
+  callbacks.set(next, f);
+  return next++;
+}
+
+export function unsubscribe(id) {
+  callbacks.delete(id);
+}
+
+export function detail(json) {
+  const d = JSON.parse(json);
+  for (const k of ['givenAt', 'expiresAt']) if (d && k in d) d[k] = new Date(d[k] * 1000).toISOString();
+  return d;
+}
+
+// Dispatches `event` with the detail `json`, then (`change`) calls every
+// callback registered now. A callback that throws is the site's bug:
+// reported, never allowed to stop the widget or the other callbacks.
+export function announce(event, json, change) {
+  const d = detail(json);
+  const now = [...callbacks.values()];
+  dispatchEvent(new CustomEvent(event, { detail: d }));
+  if (!change) return;
+  for (const f of now) {
+    try {
+      f(d);
+    } catch (e) {
+      console.error("consentry: an on('change') callback threw:", e);
+    }
+  }
 }

@@ -1,6 +1,6 @@
 //! What the site hears: `consentry:*` events on `window` and the callbacks
 //! registered with `consentry.on(...)`. What is said is written here as
-//! JSON; `signals.js` turns it into the objects the site gets, dispatches
+//! JSON; `io.js` turns it into the objects the site gets, dispatches
 //! the events and keeps the callbacks.
 
 use consentry_receipt::json::Json;
@@ -9,7 +9,7 @@ use wasm_bindgen::JsValue;
 
 use crate::consent::ConsentState;
 
-#[wasm_bindgen(module = "/src/page/signals.js")]
+#[wasm_bindgen(module = "/src/page/io.js")]
 extern "C" {
     pub fn subscribe(callback: &js_sys::Function) -> u32;
     pub fn unsubscribe(id: u32);

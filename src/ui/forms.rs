@@ -2,7 +2,7 @@
 //! per purpose in plain words, a policy link next to each, and a required
 //! purpose that blocks submission with an inline message until ticked.
 //!
-//! The DOM half is `forms.js`: the boxes, their listeners, which ticks are
+//! The DOM half is the second part of `view.js`: the boxes, their listeners, which ticks are
 //! the visitor's, and what goes out with the form's data. This side hands
 //! it the config and writes each form's receipt when it asks.
 
@@ -11,7 +11,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::config::{Config, Form, Text};
 
-#[wasm_bindgen(module = "/src/ui/forms.js")]
+#[wasm_bindgen(module = "/src/ui/view.js")]
 extern "C" {
     /// Puts the boxes in the form `spec` names; why it cannot, if it cannot.
     #[wasm_bindgen(js_name = attach)]
