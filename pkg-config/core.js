@@ -128,13 +128,23 @@ function release(granted) {
 
 var widget = null;
 var api = null;
+// The wasm's promise while it waits for the texts of the page's language
+// (it gives none when it could start at once): calls wait for it, and
+// nothing is granted until it runs.
+var starting = null;
 
 function expose(own, publish) {
+  // `f(wasm)` now, or once the wasm runs on this page.
+  function running(f) {
+    if (widget && !starting) return f(widget);
+    var later = (starting || own.hand()).then(function () { return f(widget); });
+    later.catch(fail);
+    return later;
+  }
   function call(name) {
     return function () {
       var args = arguments;
-      if (widget) return widget[name].apply(null, args);
-      own.hand().then(function (m) { m[name].apply(null, args); }).catch(fail);
+      return running(function (w) { return w[name].apply(null, args); });
     };
   }
   api = {
@@ -143,9 +153,29 @@ function expose(own, publish) {
     acceptAll: call('acceptAll'),
     rejectAll: call('rejectAll'),
     acceptCategories: call('acceptCategories'),
-    getConsent: function () { return widget ? widget.getConsent() : own.consent(); },
-    isGranted: function (id) { return widget ? widget.isGranted(id) : own.isGranted(id); },
+    // The wasm names the file a built-in language needs; its text goes back.
+    setLanguage: function (code) {
+      return Promise.resolve(running(function (w) {
+        var load = w.setLanguage(code);
+        return load && load.then(function (text) { w.setLanguage(code, text); }, function (e) {
+          fail('could not load the texts of "' + code + '" (' + e.message + ')');
+        });
+      }));
+    },
+    getConsent: function () { return starting ? null : widget ? widget.getConsent() : own.consent(); },
+    isGranted: function (id) { return starting ? false : widget ? widget.isGranted(id) : own.isGranted(id); },
     on: function (event, callback) {
+      if (starting) {
+        var off = null;
+        var gone = false;
+        starting.then(function () {
+          if (!gone) off = api.on(event, callback);
+        }).catch(fail);
+        return function () {
+          gone = true;
+          if (off) off();
+        };
+      }
       if (widget) {
         var id = widget.on(event, callback);
         return function () { widget.off(id); };
@@ -197,13 +227,14 @@ function own(text, view, state, loadWasm, publish) {
         var focused = host && document.activeElement === host;
         if (host) host.remove();
         document.removeEventListener('click', openLinks);
-        m.init(text, true);
         widget = m;
-        subs.forEach(function (s) { s.id = m.on('change', s.f); });
-        var root = document.getElementById('consentry-root');
-        var b = focused && root && root.shadowRoot && root.shadowRoot.querySelector('.reopen');
-        if (b) b.focus();
-        return m;
+        return run(m, m.init(text, true)).then(function () {
+          subs.forEach(function (s) { s.id = m.on('change', s.f); });
+          var root = document.getElementById('consentry-root');
+          var b = focused && root && root.shadowRoot && root.shadowRoot.querySelector('.reopen');
+          if (b) b.focus();
+          return m;
+        });
       });
       handing.catch(function () { handing = null; });
       return handing;
@@ -242,8 +273,19 @@ function consentryStart(text, loadWasm, publish) {
   return loadWasm().then(function (m) {
     widget = m;
     expose(null, publish);
-    m.init(text);
+    return run(m, m.init(text));
   });
+}
+
+// What the wasm's init gave: nothing when it runs already, else the
+// promise of the page's language file, whose text (or why it did not
+// come) it starts with.
+function run(m, load) {
+  if (!load) return Promise.resolve();
+  starting = load.then(function (text) { m.resume(text); }, function (e) {
+    m.resume(undefined, String(e && e.message ? e.message : e));
+  }).then(function () { starting = null; });
+  return starting;
 }
 
 // Whether this browser has no stored choice at all: then the wasm is

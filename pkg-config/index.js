@@ -61,6 +61,7 @@ export const showPreferences = ready('showPreferences');
 export const acceptAll = ready('acceptAll');
 export const rejectAll = ready('rejectAll');
 export const acceptCategories = ready('acceptCategories');
+export const setLanguage = ready('setLanguage');
 export const getConsent = ready('getConsent');
 export const isGranted = (id) => (published ? published.isGranted(id) : false);
 export const reset = ready('reset');

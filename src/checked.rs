@@ -91,12 +91,13 @@ pub fn theme_css(config: &Config) -> String {
     css
 }
 
-/// What `ui/view.js` draws from, as JSON: every text by its config key, the
+/// What `ui/view.js` draws from, as JSON: the language of the texts and its
+/// direction, every text by its config key, the
 /// policy link, the reopen button's label (absent when the site turned the
 /// button off), and each category with its cookie table rows.
 ///
 /// ```text
-/// {"texts":{"acceptAll":"Accept all",…},"policy":"/privacy","reopen":"Privacy settings",
+/// {"lang":"en","dir":"ltr","texts":{"acceptAll":"Accept all",…},"policy":"/privacy","reopen":"Privacy settings",
 ///  "categories":[{"id":"analytics","title":"…","description":"…","necessary":false,
 ///                 "cookies":[["_ga","Google","…","2 years"]]}]}
 /// ```
@@ -125,6 +126,15 @@ pub fn view_model(config: &Config) -> String {
         ]));
     }
     let model = Json::object(vec![
+        ("lang", Some(Json::str(&config.language))),
+        (
+            "dir",
+            Some(Json::str(if crate::language::is_rtl(&config.language) {
+                "rtl"
+            } else {
+                "ltr"
+            })),
+        ),
         ("texts", Some(Json::Obj(texts))),
         ("policy", Some(Json::str(&config.privacy_policy_url))),
         (

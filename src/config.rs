@@ -9,6 +9,8 @@
 //! `default_*` functions), so a site only writes what it changes.
 
 use consentry_receipt::json::{self, type_error, FieldError, Fields, JoinKey, Json};
+
+use crate::language;
 pub use consentry_receipt::json::{parse_num, push_num};
 
 /// The longest consent lifetime a site may configure. Regulators (CNIL,
@@ -25,8 +27,19 @@ pub struct Config {
     /// Bumped by the site owner when the texts or categories change in a way
     /// that needs fresh consent; a stored choice of another revision asks again.
     pub revision: u32,
-    /// BCP 47 language tag of the texts, recorded in the notice.
+    /// The language of `texts`, recorded in the notice: the one in use on
+    /// this page (`use_language`).
     pub language: String,
+    /// The site's `language`: every visitor gets it, whatever their page and
+    /// browser say.
+    pub forced_language: Option<String>,
+    /// The language of the flat `texts` (`defaultLanguage`, else `language`,
+    /// else English), and the one shown when no other fits.
+    pub default_language: String,
+    /// The flat `texts`: what the site changed in its default language.
+    pub overrides: Vec<(usize, String)>,
+    /// The site's `translations`: per language code, the texts it set.
+    pub translations: Vec<(String, Vec<(usize, String)>)>,
     pub privacy_policy_url: String,
     /// The policy version the texts refer to (a date or a number).
     pub policy_version: Option<String>,
@@ -168,9 +181,20 @@ impl std::ops::Index<Text> for Texts {
 impl Texts {
     /// Replaces one text (the config reader, and tests).
     pub fn set(&mut self, t: Text, value: String) {
-        if let Some(slot) = self.0.get_mut(t as usize) {
+        self.set_index(t as usize, value);
+    }
+
+    /// Replaces the text at `i`, the position of its key in `TEXTS`.
+    pub fn set_index(&mut self, i: usize, value: String) {
+        if let Some(slot) = self.0.get_mut(i) {
             *slot = value;
         }
+    }
+
+    /// The text of a config key.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        let i = TEXTS.iter().position(|(k, _, _)| *k == key)?;
+        self.0.get(i).map(String::as_str)
     }
 
     /// Every text with its key and whether the notice records it.
@@ -246,6 +270,8 @@ impl Config {
                 "id",
                 "revision",
                 "language",
+                "defaultLanguage",
+                "translations",
                 "privacyPolicyUrl",
                 "policyVersion",
                 "controller",
@@ -336,11 +362,55 @@ impl Config {
                 theme.push((name.clone(), v.clone()));
             }
         }
-        let config = Config {
+        let mut translations = Vec::new();
+        if let Some(t) = o.get("translations") {
+            let Json::Obj(langs) = t else {
+                return Err(type_error(o.path("translations"), "an object", t).into());
+            };
+            for (code, texts) in langs {
+                let at = o.path("translations").join_key(code);
+                if !language::is_tag(code) {
+                    return Err(ConfigError::at(
+                        at,
+                        "must be keyed by a language code such as \"de\" or \"pt-BR\"",
+                    ));
+                }
+                let code = language::normalize(code);
+                if translations.iter().any(|(c, _)| *c == code) {
+                    return Err(ConfigError::at(at, "is given twice"));
+                }
+                translations.push((code, overrides(texts, at)?));
+            }
+        }
+        let forced_language = o.str("language")?;
+        let default_language = o.str("defaultLanguage")?;
+        for (key, tag) in [
+            ("language", &forced_language),
+            ("defaultLanguage", &default_language),
+        ] {
+            if tag.as_deref().is_some_and(|t| !language::is_tag(t)) {
+                return Err(ConfigError::at(
+                    o.path(key),
+                    "must be a language code such as \"de\" or \"pt-BR\"",
+                ));
+            }
+        }
+        let default_language = default_language
+            .or_else(|| forced_language.clone())
+            .map_or_else(|| language::ENGLISH.to_owned(), |t| language::normalize(&t));
+        let flat = match o.get("texts") {
+            Some(t) => overrides(t, o.path("texts"))?,
+            None => Vec::new(),
+        };
+        let mut config = Config {
             schema: None,
             id: o.req_str("id")?,
             revision: o.u32("revision")?.unwrap_or(1),
-            language: o.str("language")?.unwrap_or_else(|| "en".to_owned()),
+            language: default_language.clone(),
+            forced_language: None,
+            default_language,
+            overrides: flat,
+            translations,
             privacy_policy_url: o.req_str("privacyPolicyUrl")?,
             policy_version: o.str("policyVersion")?,
             controller,
@@ -348,13 +418,65 @@ impl Config {
             lifetime_months: o.u32("lifetimeMonths")?.unwrap_or(DEFAULT_LIFETIME_MONTHS),
             cookie,
             reopen_button: o.bool("reopenButton")?.unwrap_or(true),
-            texts: texts(&o)?,
+            texts: Texts::default(),
             categories,
             forms,
             theme,
         };
+        if let Some(forced) = forced_language {
+            let Some(code) = language::serving(&forced, &config.languages()).map(str::to_owned)
+            else {
+                return Err(ConfigError::at(
+                    o.path("language"),
+                    "has no built-in texts; add them under translations",
+                ));
+            };
+            config.forced_language = Some(code);
+        }
+        let first = config
+            .forced_language
+            .clone()
+            .unwrap_or_else(|| config.default_language.clone());
+        config.use_language(&first, None);
         config.validate()?;
         Ok(config)
+    }
+
+    /// Every language this config can be shown in: the built-in ones, the
+    /// site's translations and its default language.
+    pub fn languages(&self) -> Vec<&str> {
+        let mut all: Vec<&str> = language::BUILT_IN.to_vec();
+        for code in self
+            .translations
+            .iter()
+            .map(|(c, _)| c.as_str())
+            .chain([self.default_language.as_str()])
+        {
+            if !all.contains(&code) {
+                all.push(code);
+            }
+        }
+        all
+    }
+
+    /// Shows the config in `code` (one of `languages`): English, then
+    /// `built_in` (the language's file, when it has one), then the flat
+    /// `texts` if `code` is the default language, then its translations.
+    pub fn use_language(&mut self, code: &str, built_in: Option<Texts>) {
+        let mut texts = built_in.unwrap_or_default();
+        let mut apply = |set: &[(usize, String)]| {
+            for (i, v) in set {
+                texts.set_index(*i, v.clone());
+            }
+        };
+        if code == self.default_language {
+            apply(&self.overrides);
+        }
+        if let Some((_, set)) = self.translations.iter().find(|(c, _)| c == code) {
+            apply(set);
+        }
+        self.texts = texts;
+        self.language = code.to_owned();
     }
 
     /// The rules of a usable, lawful config. Returns the first problem found.
@@ -582,21 +704,21 @@ pub fn is_http_url(url: &str) -> bool {
     u.starts_with('/') && !u.starts_with("//") && !u.starts_with("/\\")
 }
 
-fn texts(o: &Fields<'_>) -> Result<Texts, ConfigError> {
-    let mut t = Texts::default();
+/// The texts a site set in one object (`texts`, or one language of
+/// `translations`), by their place in `TEXTS`.
+fn overrides(value: &Json, path: String) -> Result<Vec<(usize, String)>, ConfigError> {
     let mut keys = Vec::new();
     for (key, _, _) in TEXTS {
         keys.push(*key);
     }
-    let Some(f) = o.obj("texts", &keys)? else {
-        return Ok(t);
-    };
-    for (slot, key) in t.0.iter_mut().zip(keys) {
+    let f = Fields::new(value, path, &keys)?;
+    let mut set = Vec::new();
+    for (i, key) in keys.iter().enumerate() {
         if let Some(v) = f.str(key)? {
-            *slot = v;
+            set.push((i, v));
         }
     }
-    Ok(t)
+    Ok(set)
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]

@@ -17,6 +17,8 @@
 //! - `config`: the site config, its defaults and its checks (pure)
 //! - `checked`: what a checked config leaves for the loader's core, and the
 //!   view model the JS view draws from (pure)
+//! - `language`: which language a page gets, and reading the built-in
+//!   language files `lang/<code>.json` (pure)
 //! - `consent`: choices, the `consentry` cookie format, when to ask again (pure)
 //! - `proof`: the notice, the receipt of a choice, its JWS, the retry policy (pure)
 //! - `outbox`: a receipt's journal entry and every delivery decision (pure)
@@ -36,6 +38,7 @@
 pub mod checked;
 pub mod config;
 pub mod consent;
+pub mod language;
 pub mod outbox;
 pub mod proof;
 
@@ -81,13 +84,31 @@ mod web {
 
     use crate::config::Config;
     use crate::consent::{Choice, Method};
+    use crate::language;
     use crate::page::signals;
     use crate::page::signals::log_error;
     use crate::widget::Widget;
     use crate::Command;
 
+    /// The one widget of the page, and where it is in starting.
+    enum Slot {
+        Empty,
+        /// `init` was called; the texts of the page's language are loading.
+        Starting(Pending),
+        Running(Widget),
+    }
+
+    /// A checked config waiting for its language file (`resume`).
+    struct Pending {
+        text: String,
+        config: Config,
+        code: String,
+        file: &'static str,
+        adopt: bool,
+    }
+
     thread_local! {
-        static WIDGET: RefCell<Option<Widget>> = const { RefCell::new(None) };
+        static WIDGET: RefCell<Slot> = const { RefCell::new(Slot::Empty) };
     }
 
     const NOT_STARTED: &str = "consentry: not started yet: call init(config) first";
@@ -99,9 +120,13 @@ mod web {
         // page runs, and `with`'s panic path costs bytes in the wasm.
         WIDGET
             .try_with(|cell| match cell.try_borrow_mut() {
-                Ok(mut guard) => match guard.as_mut() {
-                    Some(w) => Some(f(w)),
-                    None => {
+                Ok(mut guard) => match &mut *guard {
+                    Slot::Running(w) => Some(f(w)),
+                    Slot::Starting(_) => {
+                        log_error("consentry: still starting (loading its texts); the loader waits for it");
+                        None
+                    }
+                    Slot::Empty => {
                         log_error(NOT_STARTED);
                         None
                     }
@@ -167,19 +192,23 @@ mod web {
     }
 
     /// Starts the widget with a site config: a plain object as in
-    /// `consentry.config.json`, or that JSON as text. A bad config logs one console error naming
-    /// the field, and nothing is shown: gated content stays blocked.
+    /// `consentry.config.json`, or that JSON as text. A bad config logs one
+    /// console error naming the field, and nothing is shown: gated content
+    /// stays blocked. Returns nothing when the widget is on the page at
+    /// once, and a promise when it waits for the page's language file
+    /// (`lang/<code>.json`, for a built-in language other than English).
     ///
     /// `adopt` is the classic loader's: its core applied the visitor's
     /// stored choice on this page without the wasm, and hands over now.
     #[wasm_bindgen]
-    pub fn init(config: JsValue, adopt: Option<bool>) {
-        let started = WIDGET
-            .try_with(|cell| cell.try_borrow().map(|w| w.is_some()).unwrap_or(true))
-            .unwrap_or(true);
-        if started {
+    pub fn init(config: JsValue, adopt: Option<bool>) -> Option<js_sys::Promise> {
+        let done = None;
+        let empty = WIDGET
+            .try_with(|cell| cell.try_borrow().is_ok_and(|w| matches!(*w, Slot::Empty)))
+            .unwrap_or(false);
+        if !empty {
             log_error("consentry: init was already called; call reset() to ask again");
-            return;
+            return done;
         }
         // One reader for every way in: the loader passes the JSON text as
         // written (so errors point into it), `init(object)` is stringified.
@@ -191,27 +220,165 @@ mod web {
         };
         let Some(text) = text.filter(|_| config.is_object() || config.is_string()) else {
             log_error("consentry: init(config): config must be an object or JSON text");
-            return;
+            return done;
         };
         let config = match Config::parse(&text) {
             Ok(c) => c,
             Err(e) => {
                 log_error(&e.message());
-                return;
+                return done;
             }
         };
-        match Widget::mount(config, adopt == Some(true)) {
+        let code = language::pick(
+            config.forced_language.as_deref(),
+            &signals::page_languages(),
+            &config.default_language,
+            &config.languages(),
+        )
+        .to_owned();
+        match language::built_in_file(&code) {
+            None => {
+                start(text, config, &code, None, adopt == Some(true));
+                done
+            }
+            Some(file) => {
+                set_slot(Slot::Starting(Pending {
+                    text,
+                    config,
+                    code,
+                    file,
+                    adopt: adopt == Some(true),
+                }));
+                Some(signals::language_file(file))
+            }
+        }
+    }
+
+    /// The page's language file, fetched for `init` (its `text`, or why
+    /// it could not be): the widget goes on the page. The loader calls it
+    /// with what the promise `init` returned gave.
+    #[wasm_bindgen]
+    pub fn resume(text: Option<String>, error: Option<String>) {
+        let pending = WIDGET
+            .try_with(|cell| {
+                let mut slot = cell.try_borrow_mut().ok()?;
+                // Taken out: `start` puts the running widget in its place.
+                match std::mem::replace(&mut *slot, Slot::Empty) {
+                    Slot::Starting(p) => Some(p),
+                    other => {
+                        *slot = other;
+                        None
+                    }
+                }
+            })
+            .ok()
+            .flatten();
+        let Some(p) = pending else {
+            log_error("consentry: resume: no init is waiting for its texts");
+            return;
+        };
+        let texts = built_in_texts(p.file, text, error);
+        start(p.text, p.config, &p.code, texts, p.adopt);
+    }
+
+    /// A fetched language file read, or why not said on the console (the
+    /// widget then speaks the site's default language: better a banner the
+    /// visitor may not read than none they can answer).
+    fn built_in_texts(
+        file: &str,
+        text: Option<String>,
+        error: Option<String>,
+    ) -> Option<crate::config::Texts> {
+        let read = match (text, error) {
+            (Some(text), _) => language::read_file(file, &text),
+            (None, why) => Err(why.unwrap_or_default()),
+        };
+        match read {
+            Ok(t) => Some(t),
+            Err(why) => {
+                log_error(&crate::config::concat(&[
+                    "consentry: could not load the texts of \"",
+                    file,
+                    "\" (",
+                    &why,
+                    "); showing the default language",
+                ]));
+                None
+            }
+        }
+    }
+
+    fn set_slot(slot: Slot) {
+        let _ = WIDGET.try_with(|cell| {
+            if let Ok(mut s) = cell.try_borrow_mut() {
+                *s = slot;
+            }
+        });
+    }
+
+    /// Mounts the widget in `code` (its built-in `texts` loaded, when it
+    /// has a file; without them, the default language).
+    fn start(
+        text: String,
+        mut config: Config,
+        code: &str,
+        texts: Option<crate::config::Texts>,
+        adopt: bool,
+    ) {
+        match texts {
+            Some(t) => config.use_language(code, Some(t)),
+            None if language::built_in_file(code).is_some() => {
+                let default = config.default_language.clone();
+                config.use_language(&default, None);
+            }
+            None => config.use_language(code, None),
+        }
+        match Widget::mount(config, adopt) {
             Ok((widget, outcome)) => {
                 keep_checked(&text, widget.config());
-                let _ = WIDGET.try_with(|cell| {
-                    if let Ok(mut slot) = cell.try_borrow_mut() {
-                        *slot = Some(widget);
-                    }
-                });
+                set_slot(Slot::Running(widget));
                 outcome.run();
             }
-            Err(reason) => log_error(&crate::config::concat(&["consentry: ", &reason])),
+            Err(reason) => {
+                set_slot(Slot::Empty);
+                log_error(&crate::config::concat(&["consentry: ", &reason]));
+            }
         }
+    }
+
+    /// Switches the banner and the dialog to another language without a
+    /// reload: a built-in one or one of the site's `translations`; the next
+    /// receipt's notice is in its texts. For a built-in language with a file,
+    /// returns the promise of the file's `text`, to be given back as
+    /// `setLanguage(code, text)` (the loader does it; `window.consentry`'s
+    /// `setLanguage` returns a promise of the switch).
+    #[wasm_bindgen(js_name = setLanguage)]
+    pub fn set_language(code: &str, text: Option<String>) -> Option<js_sys::Promise> {
+        let found = match with_widget(|w| {
+            language::serving(code, &w.config().languages()).map(str::to_owned)
+        }) {
+            None => return None,
+            Some(Some(found)) => found,
+            Some(None) => {
+                log_error(&crate::config::concat(&[
+                    "consentry: setLanguage(\"",
+                    code,
+                    "\"): no texts in this language; add them to the config's translations",
+                ]));
+                return None;
+            }
+        };
+        let Some(file) = language::built_in_file(&found) else {
+            with_widget(|w| w.set_language(&found, None));
+            return None;
+        };
+        if text.is_none() {
+            return Some(signals::language_file(file));
+        }
+        if let Some(texts) = built_in_texts(file, text, None) {
+            with_widget(|w| w.set_language(&found, Some(texts)));
+        }
+        None
     }
 
     /// Leaves the checked config for the loader's core on the next pages

@@ -134,6 +134,19 @@ impl Widget {
         self.view.sync_frames(granted);
     }
 
+    /// Speaks `code` from now on (`setLanguage`): what is shown is drawn
+    /// again, and the next receipts' notice is of these texts.
+    pub fn set_language(&mut self, code: &str, built_in: Option<crate::config::Texts>) {
+        self.config.use_language(code, built_in);
+        if self.view.retext(&self.config) {
+            self.view.close_preferences(false);
+            self.open_preferences();
+        }
+        if let Some(r) = self.receipts.as_mut() {
+            r.notice = proof::notice(&self.config).canonical().unwrap_or_default();
+        }
+    }
+
     pub fn close_preferences(&self) {
         self.view.close_preferences(true);
     }

@@ -76,10 +76,50 @@ fn defaults_are_the_texts_a_visitor_expects() {
     assert!(c.reopen_button);
 }
 
+/// A German page: German built-in texts, the site's German translations
+/// over them, and the flat `texts` only for the default language.
+#[test]
+fn each_language_is_built_in_texts_then_the_site_translations() {
+    let mut c = landing();
+    c["texts"] = json!({"acceptAll": "Yes to all"});
+    c["translations"] =
+        json!({"de": {"rejectAll": "Nein danke"}, "ga": {"acceptAll": "Glac le gach rud"}});
+    let mut config = Config::parse(&c.to_string()).expect("valid");
+    assert_eq!(config.language, "en");
+    assert_eq!(&config.texts[Text::AcceptAll], "Yes to all");
+    assert_eq!(
+        config.languages().iter().filter(|l| **l == "ga").count(),
+        1,
+        "a site language is offered"
+    );
+    let file = std::fs::read_to_string("src/lang/de.json").expect("de.json");
+    let german = consentry::language::read_file("de", &file).expect("readable");
+    config.use_language("de", Some(german));
+    assert_eq!(config.language, "de");
+    assert_eq!(&config.texts[Text::AcceptAll], "Alle akzeptieren");
+    assert_eq!(&config.texts[Text::RejectAll], "Nein danke");
+    config.use_language("ga", None);
+    assert_eq!(&config.texts[Text::AcceptAll], "Glac le gach rud");
+    assert_eq!(
+        &config.texts[Text::RejectAll],
+        "Reject all",
+        "English under a partial translation"
+    );
+    // A site that names its texts' language: they are that language's.
+    let mut c = landing();
+    c["language"] = json!("de-AT");
+    c["texts"] = json!({"acceptAll": "Passt"});
+    let config = Config::parse(&c.to_string()).expect("valid");
+    assert_eq!(config.forced_language.as_deref(), Some("de-at"));
+    assert_eq!(config.default_language, "de-at");
+    assert_eq!(&config.texts[Text::AcceptAll], "Passt");
+    assert_eq!(consentry::language::built_in_file("de-at"), Some("de"));
+}
+
 #[test]
 fn the_schema_lists_exactly_the_texts_of_the_widget() {
     let schema = read(Path::new("pkg-config/consentry.schema.json"));
-    let mut listed: Vec<&str> = schema["properties"]["texts"]["properties"]
+    let mut listed: Vec<&str> = schema["$defs"]["texts"]["properties"]
         .as_object()
         .expect("texts.properties")
         .keys()
@@ -194,6 +234,34 @@ fn bad_configs_are_refused_with_the_field_named() {
         (
             |c| c["texts"]["acceptAll"] = json!(["Accept"]),
             "consentry: config.texts.acceptAll: must be a string, not an array",
+            true,
+        ),
+        (
+            |c| c["language"] = json!("German"),
+            "consentry: config.language: must be a language code such as \"de\"",
+            true,
+        ),
+        (
+            |c| {
+                c["language"] = json!("ga");
+                c["defaultLanguage"] = json!("en");
+            },
+            "consentry: config.language: has no built-in texts; add them under translations",
+            false,
+        ),
+        (
+            |c| c["translations"] = json!({"de": {"acceptAll": 1}}),
+            "consentry: config.translations.de.acceptAll: must be a string, not a number",
+            true,
+        ),
+        (
+            |c| c["translations"] = json!({"de": {"accept": "Ja"}}),
+            "consentry: config.translations.de.accept: unknown field; expected one of: bannerTitle,",
+            true,
+        ),
+        (
+            |c| c["translations"] = json!({"deutsch!": {}}),
+            "consentry: config.translations.deutsch!: must be keyed by a language code",
             true,
         ),
     ];

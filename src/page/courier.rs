@@ -90,8 +90,9 @@ pub enum Msg {
 pub struct Receipts {
     site: String,
     endpoint: String,
-    /// The canonical notice of this page: what its receipts were shown.
-    notice: String,
+    /// The canonical notice of this page: what its receipts were shown
+    /// (changed by `setLanguage`).
+    pub notice: String,
     /// The visitor's last receipt id: the next one's `previous`.
     pub previous: String,
     courier: Sender<Msg>,

@@ -17,6 +17,22 @@ extern "C" {
     /// Tells the page: the event `name` with `json` as its detail, and for
     /// a change, every `on('change')` callback too.
     pub fn announce(name: &str, json: &str, change: bool);
+    #[wasm_bindgen(js_name = pageLanguages)]
+    fn page_languages_joined() -> String;
+    /// Resolves to the text of `lang/<code>.json` next to the widget.
+    #[wasm_bindgen(js_name = languageFile)]
+    pub fn language_file(code: &str) -> js_sys::Promise;
+}
+
+/// `<html lang>`, then `navigator.languages`: what `language::pick` reads.
+pub fn page_languages() -> Vec<String> {
+    let mut tags = Vec::new();
+    for tag in crate::config::pieces(&page_languages_joined(), b',') {
+        if !tag.is_empty() {
+            tags.push(tag.to_owned());
+        }
+    }
+    tags
 }
 
 /// What a change adds to the consent: how it was made and what it changed.

@@ -25,6 +25,7 @@ const ICON: &str = include_str!("reopen.svg");
 #[wasm_bindgen(module = "/src/ui/view.js")]
 extern "C" {
     fn mount(model: &str, css: &str, icon: &str, command: &js_sys::Function) -> String;
+    fn retext(model: &str) -> bool;
     #[wasm_bindgen(js_name = showBanner)]
     fn show_banner(gpc: bool);
     #[wasm_bindgen(js_name = hideBanner)]
@@ -70,6 +71,12 @@ impl View {
         Ok(View {
             _commands: commands,
         })
+    }
+
+    /// Draws what is shown again in the config's texts now (another
+    /// language); true when the dialog was open.
+    pub fn retext(&self, config: &Config) -> bool {
+        retext(&checked::view_model(config))
     }
 
     pub fn show_banner(&self, gpc: bool) {

@@ -21,7 +21,7 @@ import { submitHeld } from '../page/io.js';
 
 const FOCUSABLE = 'button:not([disabled]),input:not([disabled]),a[href]';
 
-let model, send, root, banner, dialog, reopen, back;
+let model, send, host, root, banner, bannerGpc, dialog, reopen, back;
 
 function el(tag, attrs, text) {
   const e = document.createElement(tag);
@@ -70,7 +70,8 @@ export function mount(modelJson, css, icon, command) {
   model = JSON.parse(modelJson);
   model.icon = icon;
   send = command;
-  const host = el('div', { id: 'consentry-root', 'data-nosnippet': '' });
+  host = el('div', { id: 'consentry-root', 'data-nosnippet': '' });
+  speak();
   root = host.attachShadow({ mode: 'open' });
   root.append(el('style', {}, css));
   document.body.append(host);
@@ -84,10 +85,38 @@ export function mount(modelJson, css, icon, command) {
   return '';
 }
 
+// The language of the texts, so screen readers pronounce them right and
+// Arabic and Hebrew run right to left (the CSS uses logical properties).
+function speak() {
+  host.setAttribute('lang', model.lang);
+  host.setAttribute('dir', model.dir);
+}
+
+// The same widget in other words (`setLanguage`): what is shown is drawn
+// again from `modelJson`. Returns whether the dialog was open, for the wasm
+// to open it again with the visitor's toggles.
+export function retext(modelJson) {
+  const icon = model.icon;
+  model = JSON.parse(modelJson);
+  model.icon = icon;
+  speak();
+  if (banner) {
+    hideBanner();
+    showBanner(bannerGpc);
+  }
+  reopen?.setAttribute('aria-label', model.reopen);
+  for (const [frame, box] of holders) {
+    box.remove();
+    holders.set(frame, placeholder(frame, frame.getAttribute('data-category')));
+  }
+  return dialog != null;
+}
+
 // The first layer: title, short text, policy link, three buttons. There is
 // deliberately no close button: closing is not a choice (rule 3).
 export function showBanner(gpc) {
   if (banner) return;
+  bannerGpc = gpc;
   const t = model.texts;
   banner = el('section', {
     class: 'card banner', role: 'dialog', 'aria-modal': 'false',
@@ -323,7 +352,7 @@ function placeholder(frame, cat) {
 // Light-DOM styles: the site's own CSS still applies; these only keep the
 // box, the label and the link on one readable line.
 const ROW_STYLE = 'display:flex;align-items:flex-start;gap:8px;margin:8px 0;flex-wrap:wrap';
-const ERROR_STYLE = 'flex-basis:100%;margin:2px 0 0 28px;color:#b91c1c;font-weight:600';
+const ERROR_STYLE = 'flex-basis:100%;margin:2px 0 0;margin-inline-start:28px;color:#b91c1c;font-weight:600';
 
 // A form's data taken again this soon with the same choices is the same
 // submission (a site that reads `new FormData(form)` before sending it, a

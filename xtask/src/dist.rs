@@ -10,14 +10,15 @@ use crate::{cargo, run, target_dir, Result};
 /// What each kind of visit fetches for the widget (issue 12): every file,
 /// brotli -q 11 each on its own as served, summed. A returning visitor with
 /// a current choice and nothing waiting gets the loader alone, which applies
-/// the choice itself; any other visit loads the wasm too.
+/// the choice itself; any other visit loads the wasm too. A page in another
+/// built-in language than English also fetches its `lang/<code>.json`; the
+/// budgets, like issue 13's, count the demo's English page.
 ///
-/// `budget` is what `cargo xtask test` enforces; `target` is issue 12's
-/// goal where the split into parts has not reached it yet (the banner, the
-/// dialog and receipts are still one wasm module, so a first visit loads
-/// all of it): printed, not enforced, and the budget is then a ceiling
-/// to catch regressions until the split lands (set at 60 KB, where
-/// everything was 58,844 bytes).
+/// `budget` is what `cargo xtask test` enforces: issue 12's targets plus
+/// the 2 KB issue 13 adds to each for languages. `target` is issue 12's own
+/// goal, printed with whether it is met. The first visit still loads the
+/// whole wasm (the banner is not a part of its own yet), so its budget is
+/// for now the whole visit's, a ceiling that catches regressions.
 struct Visit {
     what: &'static str,
     files: fn(&Path) -> Vec<PathBuf>,
@@ -29,20 +30,21 @@ const VISITS: [Visit; 3] = [
     Visit {
         what: "returning visitor (choice stored, nothing waiting)",
         files: loader_only,
-        budget: 16 * 1024,
+        budget: 18 * 1024,
         target: 16 * 1024,
     },
     Visit {
         what: "first visit, until the banner is shown",
         files: widget_files,
-        // A ceiling until the banner loads apart from the rest.
-        budget: 60 * 1024,
+        // A ceiling until the banner loads apart from the rest (issue 13:
+        // 30 KB once it does).
+        budget: 62 * 1024,
         target: 28 * 1024,
     },
     Visit {
         what: "everything a visit can load",
         files: widget_files,
-        budget: 60 * 1024,
+        budget: 62 * 1024,
         target: 60 * 1024,
     },
 ];
@@ -152,6 +154,7 @@ pub fn build() -> Result<Sizes> {
         &out.join("consentry.config.json"),
         "the demo config",
     )?;
+    language_files(&out)?;
     npm_package(&out)?;
 
     let files = widget_files(&out);
@@ -258,10 +261,10 @@ pub fn check_budgets() -> Result {
                 fs::read(&file).map_err(|err| format!("cannot read {}: {err}", file.display()))?;
             brotli += Sizes::of(&bytes)?.brotli;
         }
-        let goal = if visit.target < visit.budget {
-            format!("; issue 12's target {} not met yet", visit.target)
+        let goal = if brotli > visit.target {
+            format!("; issue 12's target {} not met", visit.target)
         } else {
-            String::new()
+            format!("; issue 12's target {} met", visit.target)
         };
         println!(
             "{:<52} {brotli:>7} of {:>6} ({}%){goal}",
@@ -285,6 +288,50 @@ pub fn check_budgets() -> Result {
         )
         .into())
     }
+}
+
+/// `target/dist/lang/<code>.json`: the built-in texts of each language but
+/// English (which is in the wasm), from `src/lang/`, without the
+/// whitespace; a page fetches the one it shows (src/language.rs).
+fn language_files(out: &Path) -> Result {
+    let dir = out.join("lang");
+    fs::create_dir_all(&dir)?;
+    let mut entries: Vec<PathBuf> = fs::read_dir("src/lang")
+        .map_err(|err| format!("cannot read src/lang: {err}"))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    entries.sort();
+    for path in entries {
+        let text = fs::read_to_string(&path)
+            .map_err(|err| format!("cannot read {}: {err}", path.display()))?;
+        if let Some(name) = path.file_name() {
+            fs::write(dir.join(name), compact_json(&text))?;
+        }
+    }
+    Ok(())
+}
+
+/// `text` (JSON) without the whitespace between its tokens; strings are
+/// kept byte for byte.
+fn compact_json(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for c in text.chars() {
+        if in_string {
+            out.push(c);
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_string = false,
+                _ => {}
+            }
+        } else if !c.is_whitespace() {
+            in_string = c == '"';
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// `target/dist/npm/`: the npm package, from the template in `pkg-config/`
@@ -317,6 +364,11 @@ fn npm_package(out: &Path) -> Result {
         if let Some(name) = from.file_name() {
             fs::copy(from, npm.join(name))?;
         }
+    }
+    let lang = npm.join("lang");
+    fs::create_dir_all(&lang)?;
+    for entry in fs::read_dir(out.join("lang"))?.flatten() {
+        fs::copy(entry.path(), lang.join(entry.file_name()))?;
     }
     // The module with the same core as the classic loader.
     fs::write(npm.join("index.js"), with_core("pkg-config/index.js")?)?;
@@ -406,4 +458,15 @@ pub fn print_sizes(title: &str, files: &[PathBuf]) -> Result<Sizes> {
     }
     print_row("total", total);
     Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::compact_json;
+
+    #[test]
+    fn compact_json_drops_the_whitespace_between_tokens_only() {
+        let text = "{\n  \"a b\": \"x \\\" y\\\\\",\n  \"c\": [1, 2]\n}\n";
+        assert_eq!(compact_json(text), "{\"a b\":\"x \\\" y\\\\\",\"c\":[1,2]}");
+    }
 }
