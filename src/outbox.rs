@@ -567,7 +567,7 @@ mod tests {
         let page = crate::proof::Page {
             page: "https://acme.example/",
             user_agent: "UA",
-            gpc: false,
+            gpc: Some(false),
             now_ms: NOW as i64,
         };
         let r = crate::proof::for_choice(

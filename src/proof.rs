@@ -87,7 +87,8 @@ pub struct Page<'a> {
     /// Origin and path only.
     pub page: &'a str,
     pub user_agent: &'a str,
-    pub gpc: bool,
+    /// `navigator.globalPrivacyControl`, `None` when the browser has none.
+    pub gpc: Option<bool>,
     pub now_ms: i64,
 }
 
@@ -334,7 +335,7 @@ mod tests {
         Page {
             page: "https://acme.example/",
             user_agent: "Mozilla/5.0",
-            gpc: true,
+            gpc: Some(true),
             now_ms: 1_795_458_600_123,
         }
     }
@@ -370,7 +371,7 @@ mod tests {
                 ("marketing", false, "consent"),
             ]
         );
-        assert!(r.context.gpc);
+        assert_eq!(r.context.gpc, Some(true));
         assert_eq!(r.issued_at, "2026-11-23T18:30:00.123Z");
         assert_eq!(r.controller.name, "ACME Analytics Ltd");
     }

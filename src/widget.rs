@@ -15,7 +15,8 @@ use consentry_receipt::Receipt;
 pub struct Widget {
     config: Config,
     state: Option<ConsentState>,
-    gpc: bool,
+    /// `navigator.globalPrivacyControl`: `None` when the browser has none.
+    gpc: Option<bool>,
     view: View,
     _forms: forms::Forms,
     /// Signed receipts, when the config names an `endpoint`.
@@ -119,14 +120,22 @@ impl Widget {
         &self.config
     }
 
+    /// Whether the banner and the dialog say the opt-out was honoured (as
+    /// California requires): the browser sends Global Privacy Control and
+    /// the config has categories it refuses.
+    fn gpc_honoured(&self) -> bool {
+        self.gpc == Some(true) && self.config.categories.iter().any(|c| c.gpc)
+    }
+
     pub fn show_banner(&self) {
-        self.view.show_banner(self.gpc);
+        self.view.show_banner(self.gpc_honoured());
     }
 
     pub fn open_preferences(&self) {
         let granted = self.state.as_ref().map_or(&[][..], |s| &s.granted[..]);
         let latest = self.receipts.as_ref().and_then(Receipts::latest);
-        self.view.open_preferences(granted, latest.as_ref());
+        self.view
+            .open_preferences(granted, latest.as_ref(), self.gpc_honoured());
     }
 
     fn sync_frames(&self) {
@@ -154,7 +163,7 @@ impl Widget {
     /// Records a choice: cookie, page clean-up, UI, and the outcome to run.
     pub fn choose(&mut self, choice: &Choice, method: Method) -> Outcome {
         let now = signals::now_s();
-        let mut next = consent::resolve(&self.config, choice, self.gpc, now);
+        let mut next = consent::resolve(&self.config, choice, self.gpc == Some(true), now);
         let change = consent::change(&self.config, self.state.as_ref(), &next);
         let action = consent::action(self.state.as_ref(), &change);
         if let Some(id) = self.new_receipt_id() {
@@ -275,14 +284,11 @@ fn clear_optional_cookies(config: &Config) {
     cookies::clear_categories(config, &all);
 }
 
-/// `navigator.globalPrivacyControl`, read defensively: most browsers do not
-/// have it at all.
-fn gpc_signal() -> bool {
-    let Some(w) = web_sys::window() else {
-        return false;
-    };
+/// `navigator.globalPrivacyControl`, read defensively: many browsers do not
+/// have it at all (`None`, recorded as no signal rather than as `false`).
+fn gpc_signal() -> Option<bool> {
+    let w = web_sys::window()?;
     js_sys::Reflect::get(&w.navigator(), &JsValue::from_str("globalPrivacyControl"))
         .ok()
         .and_then(|v| v.as_bool())
-        .unwrap_or(false)
 }

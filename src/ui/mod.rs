@@ -41,6 +41,7 @@ extern "C" {
         issued_at: &str,
         receipt_granted: &str,
         receipt_file: &str,
+        gpc: bool,
     );
     #[wasm_bindgen(js_name = closePreferences)]
     fn close_preferences(refocus: bool);
@@ -96,12 +97,15 @@ impl View {
     }
 
     /// `granted`: the optional categories whose toggles start on;
-    /// `latest`: the visitor's latest receipt, shown with its download.
-    pub fn open_preferences(&self, granted: &[String], latest: Option<&Latest>) {
+    /// `latest`: the visitor's latest receipt, shown with its download;
+    /// `gpc`: say that Global Privacy Control was honoured.
+    pub fn open_preferences(&self, granted: &[String], latest: Option<&Latest>, gpc: bool) {
         let on = id_list(granted);
         match latest {
-            Some(l) => open_preferences(&on, &l.id, &l.issued_at, &id_list(&l.granted), &l.file),
-            None => open_preferences(&on, "", "", "", ""),
+            Some(l) => {
+                open_preferences(&on, &l.id, &l.issued_at, &id_list(&l.granted), &l.file, gpc)
+            }
+            None => open_preferences(&on, "", "", "", "", gpc),
         }
     }
 

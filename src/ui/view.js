@@ -21,7 +21,7 @@ import { submitHeld } from '../page/io.js';
 
 const FOCUSABLE = 'button:not([disabled]),input:not([disabled]),a[href]';
 
-let model, send, host, root, banner, bannerGpc, dialog, reopen, back;
+let model, send, host, root, banner, bannerGpc, room, dialog, reopen, back;
 
 function el(tag, attrs, text) {
   const e = document.createElement(tag);
@@ -82,7 +82,34 @@ export function mount(modelJson, css, icon, command) {
       send('open', '');
     }
   });
+  document.addEventListener('focusin', (e) => requestAnimationFrame(() => unhide(e.target)));
   return '';
+}
+
+// WCAG 2.2 "focus not obscured": the banner sits fixed over the bottom of
+// the page, so an element of the page that gets focus under it is scrolled
+// up above it (after the browser's own scrolling to it, hence the frame).
+function unhide(target) {
+  if (!banner || !(target instanceof Element) || target === host || !target.isConnected) return;
+  const r = target.getBoundingClientRect();
+  const top = banner.getBoundingClientRect().top;
+  // Instant: a page's smooth scrolling would leave it hidden for a while.
+  if (r.bottom > top - 8 && r.top < innerHeight) scrollBy({ top: r.bottom - top + 16, behavior: 'instant' });
+}
+
+// Room below the page's end, the banner's height, so that even the page's
+// last links can scroll above it. Out of the flow (absolute, past the
+// end), so nothing on the page moves.
+function makeRoom() {
+  room?.remove();
+  room = el('div', { 'aria-hidden': 'true', 'data-consentry-room': '' });
+  const s = room.style;
+  s.position = 'absolute';
+  s.left = '0';
+  s.width = '1px';
+  s.top = document.documentElement.scrollHeight + 'px';
+  s.height = banner.offsetHeight + 32 + 'px';
+  document.body.append(room);
 }
 
 // The language of the texts, so screen readers pronounce them right and
@@ -130,11 +157,14 @@ export function showBanner(gpc) {
     ['btn secondary', t.customize, 'open'],
   ]));
   root.append(banner);
+  makeRoom();
 }
 
 export function hideBanner() {
   banner?.remove();
   banner = null;
+  room?.remove();
+  room = null;
 }
 
 // The floating "Privacy settings" button: withdrawing must be as easy as
@@ -157,9 +187,10 @@ export function hideReopen() {
 // cookie table (rule 6), a toggle per optional category that is on only if
 // `granted` (ids joined by ',') has it (rule 1), the visitor's latest
 // receipt when `receipt` is not empty (what they agreed to, and the file
-// that proves it), and the choice buttons. Focus stays inside; Escape
+// that proves it), that Global Privacy Control was honoured when `gpc`,
+// and the choice buttons. Focus stays inside; Escape
 // closes; closing gives focus back to where it was.
-export function openPreferences(granted, receipt, issuedAt, receiptGranted, receiptFile) {
+export function openPreferences(granted, receipt, issuedAt, receiptGranted, receiptFile, gpc) {
   if (dialog) return;
   const active = document.activeElement;
   back = active && active === root.host ? root.activeElement : active;
@@ -173,6 +204,7 @@ export function openPreferences(granted, receipt, issuedAt, receiptGranted, rece
   const close = button('close', '\u00d7', 'close');
   close.setAttribute('aria-label', t.close);
   card.append(close, el('h2', { id: 'cs-prefs-title' }, t.preferencesTitle), withPolicy('cs-prefs-desc', t.preferencesDescription));
+  if (gpc) card.append(el('p', { class: 'gpc' }, t.gpcHonoured));
   for (const c of model.categories) card.append(category(c, c.necessary || on.includes(c.id)));
   if (receipt) {
     const allowed = model.categories.filter((c) => receiptGranted.split(',').includes(c.id)).map((c) => c.title);
@@ -351,8 +383,10 @@ function placeholder(frame, cat) {
 
 // Light-DOM styles: the site's own CSS still applies; these only keep the
 // box, the label and the link on one readable line.
-const ROW_STYLE = 'display:flex;align-items:flex-start;gap:8px;margin:8px 0;flex-wrap:wrap';
-const ERROR_STYLE = 'flex-basis:100%;margin:2px 0 0;margin-inline-start:28px;color:#b91c1c;font-weight:600';
+const ROW_STYLE = 'display:flex;align-items:flex-start;gap:8px;margin:8px 0;flex-wrap:wrap;line-height:24px';
+// A link on its own is a target, 24 px high at least (WCAG 2.2, 2.5.8).
+const LINK_STYLE = 'display:inline-block;min-height:24px';
+const ERROR_STYLE = 'flex-basis:100%;margin:2px 0 0;margin-inline-start:32px;color:#b91c1c;font-weight:600';
 
 // A form's data taken again this soon with the same choices is the same
 // submission (a site that reads `new FormData(form)` before sending it, a
@@ -407,7 +441,7 @@ export function attach(spec, submitted) {
       name: 'consentry_' + purpose,
       value: 'yes',
       'data-purpose': purpose,
-      style: 'width:20px;height:20px;margin:2px 0 0',
+      style: 'width:24px;height:24px;margin:0',
     };
     if (required) {
       attrs['data-required'] = '';
@@ -416,7 +450,7 @@ export function attach(spec, submitted) {
     row.append(
       el('input', attrs),
       el('label', { for: id, style: 'flex:1 1 12rem' }, label),
-      el('a', { href: policyUrl, rel: 'noopener' }, policyText),
+      el('a', { href: policyUrl, rel: 'noopener', style: LINK_STYLE }, policyText),
     );
     if (required) {
       const error = { id: id + '-error', class: 'consentry-error', role: 'alert', style: ERROR_STYLE, hidden: '' };

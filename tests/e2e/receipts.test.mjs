@@ -174,6 +174,37 @@ test('Global Privacy Control is honoured by Accept all and recorded in the recei
   const receipt = await verifyIndependently((await stored(cookie.id)).jws);
   assert.equal(receipt.context.gpc, true);
   assert.equal(receipt.purposes.find((p) => p.id === 'marketing').granted, false);
+  // The dialog says so too, and ticking marketing there still grants it.
+  await page.getByRole('button', { name: 'Privacy settings' }).click();
+  const dlg = preferences(page);
+  await dlg.getByText(/Global Privacy Control signal is honoured/).waitFor();
+  await dlg.getByRole('checkbox', { name: 'Marketing and embedded media', exact: true }).check();
+  await dlg.getByRole('button', { name: 'Save choices', exact: true }).click();
+  const next = await consentCookie(context);
+  assert.notEqual(next.id, cookie.id);
+  assert.deepEqual(next.c, ['necessary', 'analytics', 'marketing'], 'an explicit tick grants');
+  const explicit = await verifyIndependently((await stored(next.id)).jws);
+  assert.equal(explicit.method, 'save_preferences');
+  assert.equal(explicit.context.gpc, true, 'recorded with the signal on');
+  assert.equal(explicit.purposes.find((p) => p.id === 'marketing').granted, true);
+});
+
+test('a browser without Global Privacy Control is recorded as sending none, and one set to false as false', T, async (t) => {
+  for (const signal of [undefined, false]) {
+    const { page, context } = await newPage(t);
+    if (signal === false) {
+      await context.addInitScript(() => Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', { get: () => false }));
+    }
+    const b = await openBanner(page);
+    assert.equal(await b.getByText(/Global Privacy Control/).count(), 0, 'nothing honoured to say');
+    await b.getByRole('button', { name: 'Accept all', exact: true }).click();
+    const cookie = await consentCookie(context);
+    assert.deepEqual(cookie.c, ['necessary', 'analytics', 'marketing']);
+    const receipt = await verifyIndependently((await stored(cookie.id)).jws);
+    assert.equal(receipt.context.gpc, signal, `gpc ${signal}`);
+    assert.equal('gpc' in receipt.context, signal !== undefined);
+    await context.close();
+  }
 });
 
 test('a tampered receipt is refused and a replayed one is stored once', T, async (t) => {

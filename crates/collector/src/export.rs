@@ -186,7 +186,7 @@ fn csv_line(row: &StoredReceipt, out: &mut String) {
                 r.notice.revision.to_string(),
                 r.notice.sha256.clone(),
                 r.context.page.clone(),
-                r.context.gpc.to_string(),
+                r.context.gpc.map(|g| g.to_string()).unwrap_or_default(),
                 r.context.form.clone().unwrap_or_default(),
                 r.previous.clone().unwrap_or_default(),
             ]

@@ -90,8 +90,9 @@ pub struct Context {
     /// Origin and path only: a query or fragment can carry personal data.
     pub page: String,
     pub user_agent: String,
-    /// `navigator.globalPrivacyControl` at the time of the choice.
-    pub gpc: bool,
+    /// `navigator.globalPrivacyControl` at the time of the choice; `None`
+    /// (no `gpc` field) when the browser has no such signal at all.
+    pub gpc: Option<bool>,
     /// The site form's CSS selector, for form consent.
     pub form: Option<String>,
 }
@@ -171,7 +172,7 @@ impl Receipt {
                 Some(Json::object(vec![
                     ("page", Some(Json::str(&self.context.page))),
                     ("user_agent", Some(Json::str(&self.context.user_agent))),
-                    ("gpc", Some(Json::Bool(self.context.gpc))),
+                    ("gpc", self.context.gpc.map(Json::Bool)),
                     ("form", opt_str(&self.context.form)),
                 ])),
             ),
@@ -290,9 +291,7 @@ impl Receipt {
         let context = Context {
             page: x.req_str("page")?,
             user_agent: x.req_str("user_agent")?,
-            gpc: x
-                .bool("gpc")?
-                .ok_or_else(|| bad(x.path("gpc"), "is required"))?,
+            gpc: x.bool("gpc")?,
             form: x.str("form")?,
         };
         if context.page.contains(['?', '#']) {
@@ -482,7 +481,7 @@ mod tests {
             context: Context {
                 page: "https://acme.example/".into(),
                 user_agent: "Mozilla/5.0".into(),
-                gpc: false,
+                gpc: Some(false),
                 form: None,
             },
             expires_at: "2027-05-23T18:30:00.000Z".into(),
@@ -504,6 +503,21 @@ mod tests {
         );
         let back = Receipt::from_json(&crate::json::parse(&text).expect("json")).expect("valid");
         assert_eq!(back, r);
+    }
+
+    /// Global Privacy Control has three states: on, off, and a browser
+    /// without it; the last is no `gpc` field, never a made-up `false`.
+    #[test]
+    fn no_gpc_signal_is_no_gpc_field() {
+        for gpc in [Some(true), Some(false), None] {
+            let mut r = sample();
+            r.context.gpc = gpc;
+            let text = r.to_json().canonical().expect("canonical");
+            assert_eq!(text.contains("\"gpc\""), gpc.is_some(), "{text}");
+            let back =
+                Receipt::from_json(&crate::json::parse(&text).expect("json")).expect("valid");
+            assert_eq!(back.context.gpc, gpc);
+        }
     }
 
     #[test]

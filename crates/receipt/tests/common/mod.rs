@@ -110,7 +110,7 @@ pub fn receipt_with(key: &SigningKey, site: &str, id: &str, issued_at: &str) -> 
         context: Context {
             page: "http://127.0.0.1:8080/".into(),
             user_agent: "Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0 Safari/537.36".into(),
-            gpc: false,
+            gpc: Some(false),
             form: None,
         },
         expires_at: "2027-05-23T18:30:00.000Z".into(),
