@@ -102,6 +102,7 @@ function unhide(target) {
 // end), so nothing on the page moves.
 function makeRoom() {
   room?.remove();
+  if (!banner) return;
   room = el('div', { 'aria-hidden': 'true', 'data-consentry-room': '' });
   const s = room.style;
   s.position = 'absolute';
@@ -157,7 +158,9 @@ export function showBanner(gpc) {
     ['btn secondary', t.customize, 'open'],
   ]));
   root.append(banner);
-  makeRoom();
+  // After the banner is painted: measuring the page forces a layout, which
+  // must not hold up the banner.
+  requestAnimationFrame(() => setTimeout(makeRoom));
 }
 
 export function hideBanner() {
@@ -351,9 +354,19 @@ export function fill(template, values) {
   return template.replace(/\{([^{}]*)\}/g, (all, name) => (Object.hasOwn(values, name) ? values[name] : all));
 }
 
+function hostOf(src) {
+  try {
+    return new URL(src, location.href).hostname;
+  } catch (e) {
+    return location.hostname;
+  }
+}
+
 function placeholder(frame, cat) {
   const t = model.texts;
-  const provider = frame.getAttribute('data-provider') ?? 'a third party';
+  // Without a `data-provider`, the host the frame would load from names it:
+  // a name in any language, where a fallback phrase would be English.
+  const provider = frame.getAttribute('data-provider') ?? hostOf(frame.getAttribute('data-src'));
   const c = model.categories.find((c) => c.id === cat);
   let style = 'display:flex;flex-direction:column;align-items:center;justify-content:center;gap:12px;padding:16px;'
     + 'box-sizing:border-box;max-width:100%;text-align:center;background:#f3f4f6;color:#1f2937;'

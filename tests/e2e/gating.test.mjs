@@ -44,6 +44,23 @@ test('the video placeholder names its provider and "Allow and load" loads it', T
   assert.deepEqual(pageErrors, []);
 });
 
+test('an embed without data-provider is named by the host it would load from, in the page\'s language', T, async (t) => {
+  const { page } = await newPage(t);
+  const html = `<!doctype html><html lang="fr"><head><meta charset="utf-8"><title>Embed</title>
+<script src="/consentry.js" data-config="/embed.config.json" defer></script></head><body><main>
+<iframe data-category="marketing" data-src="https://player.video.example/embed/1" title="Clip"></iframe></main></body></html>`;
+  const config = { id: 'acme-landing', privacyPolicyUrl: '/privacy.html',
+    categories: [{ id: 'necessary', title: 'Necessary', necessary: true }, { id: 'marketing', title: 'Marketing' }] };
+  await page.route(BASE + '/embed-test.html', (route) => route.fulfill({ contentType: 'text/html', body: html }));
+  await page.route(BASE + '/embed.config.json', (route) => route.fulfill({ contentType: 'application/json', body: JSON.stringify(config) }));
+  await page.goto(BASE + '/embed-test.html');
+  const placeholder = page.locator('.consentry-embed-placeholder');
+  await placeholder.waitFor({ state: 'visible' });
+  const text = await placeholder.innerText();
+  assert.ok(text.includes('player.video.example'), `names the host: ${JSON.stringify(text)}`);
+  assert.ok(!/third party|This content/.test(text), `and says it in French: ${JSON.stringify(text)}`);
+});
+
 test('the marketing script runs only once per page, even when granted twice', T, async (t) => {
   const { page } = await newPage(t);
   await openBanner(page);
