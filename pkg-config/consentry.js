@@ -50,10 +50,17 @@
     return loading;
   }
 
-  // A first visit needs the wasm for sure: fetch it while the config loads.
-  if (firstVisit()) loadWasm().catch(function () {});
+  var languages = languageFiles(base);
+
+  // A first visit needs the wasm for sure, and most likely the texts of the
+  // page's language: fetch them while the config loads.
+  if (firstVisit()) {
+    loadWasm().catch(function () {});
+    var likely = likelyLanguage();
+    if (likely) languages(likely).catch(function () {});
+  }
 
   Promise.all([readConfig(), domReady()]).then(function (r) {
-    return consentryStart(r[0], loadWasm, function (api) { window.consentry = api; });
+    return consentryStart(r[0], loadWasm, function (api) { window.consentry = api; }, languages);
   }).catch(fail);
 })();

@@ -128,10 +128,13 @@ function release(granted) {
 
 var widget = null;
 var api = null;
-// The wasm's promise while it waits for the texts of the page's language
-// (it gives none when it could start at once): calls wait for it, and
-// nothing is granted until it runs.
+// The wasm's start while it waits for the texts of the page's language
+// (it waits for none in English): calls wait for it, and nothing is
+// granted until it runs.
 var starting = null;
+// `languageFile(code)`: the text of lang/<code>.json next to the widget
+// (set by consentryStart).
+var languageFile = null;
 
 function expose(own, publish) {
   // `f(wasm)` now, or once the wasm runs on this page.
@@ -156,8 +159,8 @@ function expose(own, publish) {
     // The wasm names the file a built-in language needs; its text goes back.
     setLanguage: function (code) {
       return Promise.resolve(running(function (w) {
-        var load = w.setLanguage(code);
-        return load && load.then(function (text) { w.setLanguage(code, text); }, function (e) {
+        var file = w.setLanguage(code);
+        return file && languageFile(file).then(function (text) { w.setLanguage(code, text); }, function (e) {
           fail('could not load the texts of "' + code + '" (' + e.message + ')');
         });
       }));
@@ -266,7 +269,8 @@ function own(text, view, state, loadWasm, publish) {
 // for a returning visitor it can serve, else the wasm (`loadWasm()`
 // resolves to its started glue module). `publish(api)` gets the JS API
 // before anything is said on the page.
-function consentryStart(text, loadWasm, publish) {
+function consentryStart(text, loadWasm, publish, languageFiles) {
+  languageFile = languageFiles;
   var view = checkedView(text);
   var state = view && storedChoice();
   if (state && isCurrent(state, view) && !needsWidget(view)) return Promise.resolve(own(text, view, state, loadWasm, publish));
@@ -277,15 +281,48 @@ function consentryStart(text, loadWasm, publish) {
   });
 }
 
-// What the wasm's init gave: nothing when it runs already, else the
-// promise of the page's language file, whose text (or why it did not
-// come) it starts with.
-function run(m, load) {
-  if (!load) return Promise.resolve();
-  starting = load.then(function (text) { m.resume(text); }, function (e) {
+// What the wasm's init gave: nothing when it runs already, else the code
+// of the page's language file, whose text (or why it did not come) it
+// starts with.
+function run(m, file) {
+  if (!file) return Promise.resolve();
+  starting = languageFile(file).then(function (text) { m.resume(text); }, function (e) {
     m.resume(undefined, String(e && e.message ? e.message : e));
   }).then(function () { starting = null; });
   return starting;
+}
+
+// Fetches lang/<code>.json under `base` once per page (again after a
+// failure).
+function languageFiles(base) {
+  var got = {};
+  return function (code) {
+    if (!got[code]) {
+      got[code] = fetch(base + 'lang/' + code + '.json').then(function (r) {
+        if (!r.ok) throw new Error('HTTP ' + r.status + ' for lang/' + code + '.json');
+        return r.text();
+      });
+      got[code].catch(function () { delete got[code]; });
+    }
+    return got[code];
+  };
+}
+
+// Put in by `cargo xtask dist`: the built-in languages that have a file
+// (src/lang/; English is in the wasm).
+var LANGUAGE_FILES = '__CONSENTRY_LANGUAGE_FILES__'.split(',');
+
+// The file the wasm will most likely ask for, to fetch beside it: the first
+// of the page's languages (as src/language.rs reads them) that is built in.
+// Only a guess (the config may force another): the wasm decides.
+function likelyLanguage() {
+  var tags = [document.documentElement.lang].concat(navigator.languages || [navigator.language]);
+  for (var i = 0; i < tags.length; i++) {
+    var primary = String(tags[i] || '').toLowerCase().split(/[-_]/)[0];
+    if (primary === 'en') return null;
+    if (LANGUAGE_FILES.indexOf(primary) >= 0) return primary;
+  }
+  return null;
 }
 
 // Whether this browser has no stored choice at all: then the wasm is

@@ -41,7 +41,7 @@ export function init(config) {
   started = domReady().then(() => {
     // Not a config at all: the wasm says so, in the words of every config error.
     if (text === null) return loadWasm().then((m) => m.init(config));
-    return consentryStart(text, loadWasm, (a) => { published = a; });
+    return consentryStart(text, loadWasm, (a) => { published = a; }, languageFiles(new URL('./', import.meta.url).href));
   }).catch(fail);
   return started;
 }

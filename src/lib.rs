@@ -195,13 +195,14 @@ mod web {
     /// `consentry.config.json`, or that JSON as text. A bad config logs one
     /// console error naming the field, and nothing is shown: gated content
     /// stays blocked. Returns nothing when the widget is on the page at
-    /// once, and a promise when it waits for the page's language file
-    /// (`lang/<code>.json`, for a built-in language other than English).
+    /// once; for a built-in language other than English, the code of the
+    /// file `lang/<code>.json` it waits for: the loader fetches it (often
+    /// already has, guessing from the page) and gives its text to `resume`.
     ///
     /// `adopt` is the classic loader's: its core applied the visitor's
     /// stored choice on this page without the wasm, and hands over now.
     #[wasm_bindgen]
-    pub fn init(config: JsValue, adopt: Option<bool>) -> Option<js_sys::Promise> {
+    pub fn init(config: JsValue, adopt: Option<bool>) -> Option<String> {
         let done = None;
         let empty = WIDGET
             .try_with(|cell| cell.try_borrow().is_ok_and(|w| matches!(*w, Slot::Empty)))
@@ -249,14 +250,13 @@ mod web {
                     file,
                     adopt: adopt == Some(true),
                 }));
-                Some(signals::language_file(file))
+                Some(file.to_owned())
             }
         }
     }
 
-    /// The page's language file, fetched for `init` (its `text`, or why
-    /// it could not be): the widget goes on the page. The loader calls it
-    /// with what the promise `init` returned gave.
+    /// The page's language file that `init` named, fetched (its `text`, or
+    /// why it could not be): the widget goes on the page.
     #[wasm_bindgen]
     pub fn resume(text: Option<String>, error: Option<String>) {
         let pending = WIDGET
@@ -349,11 +349,11 @@ mod web {
     /// Switches the banner and the dialog to another language without a
     /// reload: a built-in one or one of the site's `translations`; the next
     /// receipt's notice is in its texts. For a built-in language with a file,
-    /// returns the promise of the file's `text`, to be given back as
-    /// `setLanguage(code, text)` (the loader does it; `window.consentry`'s
-    /// `setLanguage` returns a promise of the switch).
+    /// returns the file's code and switches once called again with its
+    /// `text` (the loader does both; `window.consentry`'s `setLanguage`
+    /// returns a promise of the switch).
     #[wasm_bindgen(js_name = setLanguage)]
-    pub fn set_language(code: &str, text: Option<String>) -> Option<js_sys::Promise> {
+    pub fn set_language(code: &str, text: Option<String>) -> Option<String> {
         let found = match with_widget(|w| {
             language::serving(code, &w.config().languages()).map(str::to_owned)
         }) {
@@ -373,7 +373,7 @@ mod web {
             return None;
         };
         if text.is_none() {
-            return Some(signals::language_file(file));
+            return Some(file.to_owned());
         }
         if let Some(texts) = built_in_texts(file, text, None) {
             with_widget(|w| w.set_language(&found, Some(texts)));

@@ -381,12 +381,3 @@ export function pageLanguages() {
   const nav = navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language];
   return [document.documentElement.lang, ...nav].filter(Boolean).join(',');
 }
-
-// A built-in language file, `lang/<code>.json` next to this module, as text.
-export function languageFile(code) {
-  const url = new URL('lang/' + code + '.json', import.meta.url);
-  return fetch(url).then((r) => {
-    if (!r.ok) throw new Error('HTTP ' + r.status + ' for ' + url);
-    return r.text();
-  });
-}

@@ -19,9 +19,6 @@ extern "C" {
     pub fn announce(name: &str, json: &str, change: bool);
     #[wasm_bindgen(js_name = pageLanguages)]
     fn page_languages_joined() -> String;
-    /// Resolves to the text of `lang/<code>.json` next to the widget.
-    #[wasm_bindgen(js_name = languageFile)]
-    pub fn language_file(code: &str) -> js_sys::Promise;
 }
 
 /// `<html lang>`, then `navigator.languages`: what `language::pick` reads.

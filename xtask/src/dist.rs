@@ -174,10 +174,17 @@ fn put_in(template: &str, source: &str, token: &str, value: &str) -> Result<Stri
 }
 
 /// The consent core (pkg-config/core.js), with what it draws put in from the
-/// one source the wasm uses too: the shell's CSS and the reopen button's icon.
+/// one source the wasm uses too: the shell's CSS and the reopen button's
+/// icon; and the built-in languages that have a file (src/lang/).
 fn core_source() -> Result<String> {
     let template = "pkg-config/core.js";
     let mut core = fs::read_to_string(template)?;
+    core = put_in(
+        template,
+        &core,
+        "'__CONSENTRY_LANGUAGE_FILES__'",
+        &js_string(&language_codes()?.join(",")),
+    )?;
     for (token, file) in [
         ("'__CONSENTRY_SHELL_CSS__'", "src/ui/shell.css"),
         ("'__CONSENTRY_REOPEN_ICON__'", "src/ui/reopen.svg"),
@@ -288,6 +295,22 @@ pub fn check_budgets() -> Result {
         )
         .into())
     }
+}
+
+/// The codes of the built-in language files, `src/lang/<code>.json`, sorted.
+fn language_codes() -> Result<Vec<String>> {
+    let mut codes: Vec<String> = fs::read_dir("src/lang")
+        .map_err(|err| format!("cannot read src/lang: {err}"))?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()
+                .and_then(|n| n.strip_suffix(".json"))
+                .map(str::to_owned)
+        })
+        .collect();
+    codes.sort();
+    Ok(codes)
 }
 
 /// `target/dist/lang/<code>.json`: the built-in texts of each language but
