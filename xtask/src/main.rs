@@ -16,6 +16,7 @@ mod ensure;
 mod inline_js;
 mod postgres;
 mod receipts_env;
+mod short_imports;
 mod test;
 
 use std::fmt::Write as _;
