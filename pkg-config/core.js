@@ -129,8 +129,7 @@ function release(granted) {
 var widget = null;
 var api = null;
 // The wasm's start while it waits for the texts of the page's language
-// (it waits for none in English): calls wait for it, and nothing is
-// granted until it runs.
+// (it waits for none in English): calls wait for it.
 var starting = null;
 // `languageFile(code)`: the text of lang/<code>.json next to the widget
 // (set by consentryStart).
@@ -165,8 +164,10 @@ function expose(own, publish) {
         });
       }));
     },
-    getConsent: function () { return starting ? null : widget ? widget.getConsent() : own.consent(); },
-    isGranted: function (id) { return starting ? false : widget ? widget.isGranted(id) : own.isGranted(id); },
+    // While the wasm starts, the core's own answer (a returning visitor's
+    // handover), else nothing is granted yet.
+    getConsent: function () { return widget && !starting ? widget.getConsent() : own ? own.consent() : null; },
+    isGranted: function (id) { return widget && !starting ? widget.isGranted(id) : own ? own.isGranted(id) : false; },
     on: function (event, callback) {
       if (starting) {
         var off = null;

@@ -328,8 +328,15 @@ mod web {
         match texts {
             Some(t) => config.use_language(code, Some(t)),
             None if language::built_in_file(code).is_some() => {
+                // The default language, unless it too needs a file: then
+                // English, so the notice never names a language whose
+                // texts were not shown.
                 let default = config.default_language.clone();
-                config.use_language(&default, None);
+                let fallback = match language::built_in_file(&default) {
+                    Some(_) => language::ENGLISH,
+                    None => &default,
+                };
+                config.use_language(fallback, None);
             }
             None => config.use_language(code, None),
         }
