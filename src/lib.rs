@@ -164,7 +164,8 @@ mod web {
         }
     }
 
-    /// Adds one category to what is already granted.
+    /// Adds one category to what is already granted (an embed's "Allow and
+    /// load").
     fn grant_one(id: String) {
         let ids = with_widget(|w| {
             let mut ids: Vec<String> = w.state().map(|s| s.granted.clone()).unwrap_or_default();
@@ -172,7 +173,7 @@ mod web {
             ids
         });
         if let Some(ids) = ids {
-            choose(Choice::Only(ids), Method::Api);
+            choose(Choice::Only(ids), Method::Placeholder);
         }
     }
 

@@ -26,6 +26,8 @@ pub enum Method {
     SavePreferences,
     FormSubmit,
     Api,
+    /// A blocked embed's "Allow and load": grants what it names.
+    Placeholder,
 }
 
 macro_rules! names {
@@ -48,6 +50,7 @@ names!(Method {
     SavePreferences = "save_preferences",
     FormSubmit = "form_submit",
     Api = "api",
+    Placeholder = "placeholder",
 });
 
 #[derive(Debug, Clone, PartialEq, Eq)]
