@@ -151,6 +151,7 @@ mod tests {
         let mut files: Vec<String> = std::fs::read_dir(&dir)
             .expect("src/lang")
             .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .filter(|name| name.ends_with(".json"))
             .collect();
         files.sort();
         let mut expected: Vec<String> = BUILT_IN

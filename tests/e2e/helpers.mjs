@@ -269,5 +269,26 @@ export function assertNoViolations(violations, where) {
   assert.fail(`${violations.length} axe violation(s) ${where}:\n${text}`);
 }
 
+/**
+ * Polls `url` until it answers 200 (bounded: `ms`), as the collector does
+ * once a receipt or a notice has reached it; `what` names it in a failure.
+ */
+export async function untilStored(url, what, ms = 15_000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const r = await fetch(url).catch(() => null);
+    if (r?.status === 200) return r;
+    if (Date.now() > deadline) assert.fail(`${what} never reached the collector at ${url} (last: ${r?.status})`);
+    await new Promise((res) => setTimeout(res, 200));
+  }
+}
+
+/** The collector's row for receipt `id`, once it has it. */
+export const storedReceipt = async (id, base = BASE) =>
+  (await untilStored(`${base}/v1/receipts/${id}`, `receipt ${id}`)).json();
+
+/** The payload of a receipt's JWS, as JSON (no verification: see receipts.test.mjs for that). */
+export const payloadOf = (jws) => JSON.parse(Buffer.from(jws.split('.')[1], 'base64url').toString('utf8'));
+
 /** Console errors emitted by the widget. */
 export const widgetErrors = (consoleErrors) => consoleErrors.filter((m) => m.startsWith('consentry:'));

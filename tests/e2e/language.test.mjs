@@ -8,13 +8,15 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import {
   useBrowser, T, BASE, landingConfig, waitReady, widgetErrors, runAxe, assertNoViolations, consentCookie, settle,
+  storedReceipt, payloadOf,
 } from './helpers.mjs';
 
 const newPage = useBrowser();
 
 const LANG_DIR = new URL('../../src/lang/', import.meta.url);
 const TEXTS = Object.fromEntries(
-  readdirSync(LANG_DIR).map((f) => [f.replace(/\.json$/, ''), JSON.parse(readFileSync(new URL(f, LANG_DIR), 'utf8'))]),
+  readdirSync(LANG_DIR).filter((f) => f.endsWith('.json'))
+    .map((f) => [f.replace(/\.json$/, ''), JSON.parse(readFileSync(new URL(f, LANG_DIR), 'utf8'))]),
 );
 const DEMO_HTML = readFileSync(new URL('../../www/index.html', import.meta.url), 'utf8');
 const PAGE = '/language-test.html';
@@ -58,19 +60,6 @@ const look = (locator) =>
     };
   });
 
-/** Polls the collector until it has receipt `id` (bounded: 10 s). */
-async function stored(id) {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const r = await fetch(`${BASE}/v1/receipts/${id}`).catch(() => null);
-    if (r?.status === 200) return r.json();
-    if (Date.now() > deadline) assert.fail(`receipt ${id} never reached the collector (last: ${r?.status})`);
-    await new Promise((res) => setTimeout(res, 200));
-  }
-}
-
-const payloadOf = (jws) => JSON.parse(Buffer.from(jws.split('.')[1], 'base64url').toString('utf8'));
-
 test('a page in German gets the German banner, equal buttons, and a receipt of the German words', T, async (t) => {
   const p = await pageIn(t, 'de');
   const b = await show(p, 'de');
@@ -85,7 +74,7 @@ test('a page in German gets the German banner, equal buttons, and a receipt of t
   assert.equal(await p.page.locator('#consentry-root').getAttribute('lang'), 'de');
   await accept.click();
   const cookie = await consentCookie(p.context);
-  const receipt = payloadOf((await stored(cookie.id)).jws);
+  const receipt = payloadOf((await storedReceipt(cookie.id)).jws);
   assert.equal(receipt.notice.language, 'de');
   const notice = await fetch(`${BASE}/v1/notices/${receipt.notice.sha256}`);
   assert.equal(notice.status, 200);

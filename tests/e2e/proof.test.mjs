@@ -9,37 +9,21 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { readFileSync } from 'node:fs';
 import * as jose from 'jose';
-import { BASE, T, useBrowser, openBanner, consentCookie, landingConfig, settle, waitReady } from './helpers.mjs';
+import {
+  BASE, T, useBrowser, openBanner, consentCookie, landingConfig, settle, waitReady, untilStored, payloadOf,
+} from './helpers.mjs';
 
 const newPage = useBrowser();
 const ADMIN = process.env.CONSENTRY_ADMIN_TOKEN;
 const RECEIPTS = `${BASE}/v1/receipts`;
 const LONG = { timeout: 60_000 };
 
-/** The receipt `id` of visitor key `key` at the collector (bounded: 15 s). */
-async function stored(id, key) {
-  const deadline = Date.now() + 15_000;
-  const url = `${RECEIPTS}/${id}` + (key ? `?key=${key}` : '');
-  for (;;) {
-    const r = await fetch(url).catch(() => null);
-    if (r?.status === 200) return r.json();
-    if (Date.now() > deadline) assert.fail(`receipt ${id} never reached the collector (last: ${r?.status})`);
-    await new Promise((res) => setTimeout(res, 200));
-  }
-}
+/** The receipt `id` of visitor key `key` at the collector. */
+const stored = async (id, key) =>
+  (await untilStored(`${RECEIPTS}/${id}` + (key ? `?key=${key}` : ''), `receipt ${id}`)).json();
 
-/** The notice (every text shown) the collector keeps under `sha256` (bounded: 15 s). */
-async function storedNotice(sha256) {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const r = await fetch(`${BASE}/v1/notices/${sha256}`).catch(() => null);
-    if (r?.status === 200) return r.text();
-    if (Date.now() > deadline) assert.fail(`notice ${sha256} never reached the collector (last: ${r?.status})`);
-    await new Promise((res) => setTimeout(res, 200));
-  }
-}
-
-const payloadOf = (jws) => JSON.parse(Buffer.from(jws.split('.')[1], 'base64url'));
+/** The notice (every text shown) the collector keeps under `sha256`. */
+const storedNotice = async (sha256) => (await untilStored(`${BASE}/v1/notices/${sha256}`, `notice ${sha256}`)).text();
 
 /** The journal entries the widget keeps in localStorage (one line per field). */
 async function journal(page) {

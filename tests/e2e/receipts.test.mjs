@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import * as jose from 'jose';
 import {
   BASE, T, useBrowser, openBanner, consentCookie, preferences, waitReady, runAxe, assertNoViolations, settle,
+  storedReceipt,
 } from './helpers.mjs';
 
 const newPage = useBrowser();
@@ -23,16 +24,7 @@ const COLLECTOR_BIN = process.env.CONSENTRY_COLLECTOR_BIN;
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
-/** Polls the collector until it has receipt `id` (bounded: 10 s). */
-async function stored(id, base = BASE) {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const r = await fetch(`${base}/v1/receipts/${id}`).catch(() => null);
-    if (r?.status === 200) return r.json();
-    if (Date.now() > deadline) assert.fail(`receipt ${id} never reached the collector at ${base} (last: ${r?.status})`);
-    await new Promise((res) => setTimeout(res, 200));
-  }
-}
+const stored = storedReceipt;
 
 /** Verifies a receipt JWS with jose, as a regulator would: no Consentry code involved. */
 async function verifyIndependently(jws) {
