@@ -137,6 +137,12 @@ export function retext(modelJson) {
     box.remove();
     holders.set(frame, placeholder(frame, frame.getAttribute('data-category')));
   }
+  // The form rows too: a form's receipt records these texts as shown.
+  for (const row of document.querySelectorAll('[data-consentry-form] .consentry-purpose')) {
+    row.querySelector('a').textContent = model.texts.privacyPolicy;
+    const hint = row.querySelector('.consentry-error');
+    if (hint) hint.textContent = model.texts.formRequired;
+  }
   return dialog != null;
 }
 

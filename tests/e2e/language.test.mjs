@@ -120,6 +120,12 @@ test('setLanguage switches the banner and the dialog without a reload', T, async
   const b = bannerIn(p.page, 'fr');
   await b.waitFor({ state: 'visible' });
   assert.equal(await p.page.getByRole('dialog', { name: 'We value your privacy' }).count(), 0);
+  // The consent rows in the page's form speak French too (a form receipt records their texts).
+  const rows = p.page.locator('#newsletter-form .consentry-purpose');
+  const links = await rows.locator('a').allTextContents();
+  assert.ok(links.length > 0 && links.every((l) => l === TEXTS.fr.privacyPolicy), `form links: ${links}`);
+  const hints = await rows.locator('.consentry-error').allTextContents();
+  assert.ok(hints.length > 0 && hints.every((h) => h === TEXTS.fr.formRequired), `form hints: ${hints}`);
   await b.getByRole('button', { name: TEXTS.fr.customize, exact: true }).click();
   await p.page.getByRole('dialog', { name: TEXTS.fr.preferencesTitle }).waitFor({ state: 'visible' });
   // With the dialog open, it is drawn again in the new language.
