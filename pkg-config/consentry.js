@@ -50,6 +50,7 @@
     return loading;
   }
 
+  earlyDefault();
   var languages = languageFiles(base);
 
   // A first visit needs the wasm for sure, and most likely the texts of the

@@ -2,24 +2,54 @@
 // module (index.js): `cargo xtask dist` puts this file into both.
 //
 // Most page views are a returning visitor's, who already chose: for them the
-// core is the whole widget. It applies the stored choice (gated scripts, the
-// reopen button, getConsent/isGranted/on) without loading the wasm, when the
-// config text is the one the wasm checked on this browser before (the record
-// src/checked.rs leaves), the `consentry` cookie holds a current choice for
-// it, and the page needs nothing more (no gated iframe to draw a placeholder
-// for, no configured form, no receipt waiting). Anything else, and any click
-// or API call that asks for more, loads the wasm, which then owns the page.
+// core is the whole widget. It applies the stored choice (gated content, the
+// vendors' consent calls, the reopen button, getConsent/isGranted/on)
+// without loading the wasm, when the config text is the one the wasm checked
+// on this browser before (the record src/checked.rs leaves), the `consentry`
+// cookie holds a current choice for it, and the page needs nothing more (no
+// blocked iframe to draw a placeholder for, no configured form, no receipt
+// waiting). Anything else, and any click or API call that asks for more,
+// loads the wasm, which then owns the choice; the page itself is always
+// changed here (`apply`), for the wasm's choices too.
 
 // Put in by `cargo xtask dist`: from src/ui/shell.css, src/ui/reopen.svg,
 // and the files wasm-bindgen wrote.
 var SHELL_CSS = '__CONSENTRY_SHELL_CSS__';
 var REOPEN_ICON = '__CONSENTRY_REOPEN_ICON__';
-// The names the wasm uses (src/checked.rs, src/consent.rs,
-// src/page/gating.rs); tests/e2e/core.test.mjs holds both to them.
+// The names the wasm uses (src/checked.rs, src/consent.rs);
+// tests/e2e/core.test.mjs holds both to them.
 var CHECKED = 'consentry:checked';
 var COOKIE = 'consentry';
-var GATED_SCRIPTS = 'script[type="text/plain"][data-category]';
-var GATED_FRAMES = 'iframe[data-category][data-src]';
+
+// Put in by `cargo xtask dist`: src/page/apply.js, what a choice does to
+// the page (releaseGated, blockedFrames, watchInserted, tellVendors).
+/*__CONSENTRY_APPLY__*/
+
+// The one way the page is changed for a choice, the core's own and the
+// wasm's (its `init` gets this function): the vendors hear first, so a
+// Google tag released now finds its consent state in the dataLayer. The
+// page's first `default` is said once (see `earlyDefault`).
+var saidDefault = false;
+function apply(plan, ids, first) {
+  if (!(first && saidDefault)) tellVendors(plan, ids, first);
+  saidDefault = saidDefault || first;
+  releaseGated(ids);
+}
+
+// Consent Mode "advanced": Google's tags load ungated, so the classic
+// loader, put before them without `defer`, says the default the moment it
+// runs, from what the config this browser last checked asked for and the
+// stored choice; nothing is released until the config is read.
+function earlyDefault() {
+  var last = storage(function (s) {
+    var r = JSON.parse(s.getItem(CHECKED));
+    return r && r.view;
+  });
+  if (!last || !last.vendors || !last.vendors.advanced) return;
+  var state = storedChoice();
+  tellVendors(last.vendors, state && isCurrent(state, last) ? state.granted.join(',') : null, true);
+  saidDefault = true;
+}
 
 function fail(e) {
   console.error('consentry: ' + (e && e.message ? e.message : e));
@@ -93,8 +123,8 @@ function isCurrent(state, view) {
   return state.revision === view.revision && now < state.expiresAt && state.expiresAt > state.givenAt;
 }
 
-function needsWidget(view) {
-  if (document.querySelector(GATED_FRAMES)) return true;
+function needsWidget(view, state) {
+  if (blockedFrames(state.granted.join(','))) return true;
   if (view.forms.some(function (s) { try { return document.querySelector(s); } catch (e) { return true; } })) return true;
   return view.receipts && storage(function (s) {
     if (s.getItem(view.migrated) === null) return true;
@@ -105,25 +135,6 @@ function needsWidget(view) {
 
 function iso(s) {
   return new Date(s * 1000).toISOString();
-}
-
-// src/page/gating.rs release_scripts: a text/plain script never runs, so
-// a fresh element takes its place; `data-type` keeps a module a module.
-function release(granted) {
-  var due = [].filter.call(document.querySelectorAll(GATED_SCRIPTS), function (s) {
-    var c = s.getAttribute('data-category');
-    return c.charAt(0) === '!' ? granted.indexOf(c.slice(1)) < 0 : granted.indexOf(c) >= 0;
-  });
-  due.forEach(function (old) {
-    var s = document.createElement('script');
-    [].forEach.call(old.attributes, function (a) {
-      if (a.name === 'data-type') s.setAttribute('type', a.value);
-      else if (a.name !== 'type') s.setAttribute(a.name, a.value);
-    });
-    if (old.hasAttribute('src')) s.async = false;
-    else s.text = old.textContent;
-    old.replaceWith(s);
-  });
 }
 
 var widget = null;
@@ -232,7 +243,7 @@ function own(text, view, state, loadWasm, publish) {
         if (host) host.remove();
         document.removeEventListener('click', openLinks);
         widget = m;
-        return run(m, m.init(text, true)).then(function () {
+        return run(m, m.init(text, true, apply)).then(function () {
           subs.forEach(function (s) { s.id = m.on('change', s.f); });
           var root = document.getElementById('consentry-root');
           var b = focused && root && root.shadowRoot && root.shadowRoot.querySelector('.reopen');
@@ -245,7 +256,8 @@ function own(text, view, state, loadWasm, publish) {
     }
   };
   expose(core, publish);
-  release(state.granted);
+  apply(view.vendors, state.granted.join(','), true);
+  watchInserted(placeholders(core));
   if (view.reopen) {
     host = document.createElement('div');
     host.id = 'consentry-root';
@@ -274,12 +286,23 @@ function consentryStart(text, loadWasm, publish, languageFiles) {
   languageFile = languageFiles;
   var view = checkedView(text);
   var state = view && storedChoice();
-  if (state && isCurrent(state, view) && !needsWidget(view)) return Promise.resolve(own(text, view, state, loadWasm, publish));
+  if (state && isCurrent(state, view) && !needsWidget(view, state)) return Promise.resolve(own(text, view, state, loadWasm, publish));
+  watchInserted(placeholders(null));
   return loadWasm().then(function (m) {
     widget = m;
     expose(null, publish);
-    return run(m, m.init(text));
+    return run(m, m.init(text, false, apply));
   });
+}
+
+// What an embed inserted later, and left blocked, needs: the wasm's
+// placeholder (drawn at its start when it is not running yet; `own` hands
+// the page to it).
+function placeholders(own) {
+  return function () {
+    if (widget && !starting) widget.drawPlaceholders();
+    else if (own && !widget) own.hand().catch(fail);
+  };
 }
 
 // What the wasm's init gave: nothing when it runs already, else the code

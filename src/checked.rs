@@ -13,7 +13,9 @@
 //!   "journal":"consentry:entry:","migrated":"consentry:migrated"}}
 //! ```
 //!
-//! `reopen` is absent when the site turned the button off; `receipts` says
+//! `vendors` (absent when no vendor is told) is `vendors::plan`, what the
+//! core tells Google Consent Mode and the Microsoft tags before it releases
+//! anything. `reopen` is absent when the site turned the button off; `receipts` says
 //! whether the config has an `endpoint`; `journal` and `migrated` name the
 //! records whose presence (or absence) means receipts are waiting, so the
 //! core loads the full widget to send them.
@@ -63,6 +65,13 @@ pub fn record(text: &str, config: &Config, journal: &str, migrated: &str) -> Str
         ("receipts", Some(Json::Bool(config.endpoint.is_some()))),
         ("journal", Some(Json::str(journal))),
         ("migrated", Some(Json::str(migrated))),
+        (
+            "vendors",
+            config
+                .vendors
+                .as_deref()
+                .and_then(|p| consentry_receipt::json::parse(p).ok()),
+        ),
     ]);
     let record = Json::object(vec![("text", Some(Json::str(text))), ("view", Some(view))]);
     // Canonical writing fails only on a number that is not a whole number,
@@ -169,7 +178,10 @@ mod tests {
             serde_json::json!({
                 "revision": 3, "necessary": ["necessary"], "reopen": config.texts[Text::Reopen],
                 "theme": "", "forms": ["#newsletter"], "receipts": true,
-                "journal": "j:", "migrated": "m"
+                "journal": "j:", "migrated": "m",
+                "vendors": serde_json::from_str::<serde_json::Value>(
+                    config.vendors.as_deref().expect("on by default")
+                ).expect("JSON")
             })
         );
     }

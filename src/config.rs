@@ -56,6 +56,9 @@ pub struct Config {
     pub forms: Vec<Form>,
     /// CSS custom properties (`--consentry-*`) set on the widget's host.
     pub theme: Vec<(String, String)>,
+    /// What Google Consent Mode, Microsoft UET and Clarity are told: the
+    /// plan of `vendors` as JSON, `None` when no vendor is on.
+    pub vendors: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -224,7 +227,8 @@ impl From<FieldError> for ConfigError {
 }
 
 impl ConfigError {
-    fn at(path: String, reason: &str) -> Self {
+    #[inline(never)]
+    pub(crate) fn at(path: String, reason: &str) -> Self {
         ConfigError {
             path,
             reason: reason.to_owned(),
@@ -283,6 +287,8 @@ impl Config {
                 "categories",
                 "forms",
                 "theme",
+                "consentMode",
+                "microsoft",
             ],
         )?;
         let _ = o.str("$schema")?;
@@ -422,7 +428,9 @@ impl Config {
             categories,
             forms,
             theme,
+            vendors: None,
         };
+        config.vendors = crate::vendors::read(&o, &config.categories)?;
         if let Some(forced) = forced_language {
             let Some(code) = language::serving(&forced, &config.languages()).map(str::to_owned)
             else {

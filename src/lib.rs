@@ -22,13 +22,16 @@
 //! - `consent`: choices, the `consentry` cookie format, when to ask again (pure)
 //! - `proof`: the notice, the receipt of a choice, its JWS, the retry policy (pure)
 //! - `outbox`: a receipt's journal entry and every delivery decision (pure)
+//! - `vendors`: what Google Consent Mode, Microsoft UET and Clarity are
+//!   told, as one plan for `page/apply.js` (pure)
 //! - `widget`: the one owned `Widget` state (browser only)
 //! - `ui`: what the visitor sees: banner, preferences dialog, reopen button
 //!   and embed placeholders (drawn by `ui/view.js`), form checkboxes
 //!   (also in `ui/view.js`, their receipts in `ui/forms.rs`)
-//! - `page`: cookies, script gating, events for the site, and the courier
-//!   task that signs and delivers receipts (each with its small JS file for
-//!   the browser calls)
+//! - `page`: cookies, gating (each choice sent to the loader's core, whose
+//!   `page/apply.js` changes the page), events for the site, and the
+//!   courier task that signs and delivers receipts (each with its small JS
+//!   file for the browser calls)
 //!
 //! This file is the whole JS API; every export is documented here. On a
 //! returning visitor's page the consent core (`pkg-config/core.js`, in the
@@ -41,6 +44,7 @@ pub mod consent;
 pub mod language;
 pub mod outbox;
 pub mod proof;
+pub mod vendors;
 
 #[cfg(all(test, target_arch = "wasm32"))]
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
@@ -83,10 +87,10 @@ mod web {
     use wasm_bindgen::JsCast;
 
     use crate::config::Config;
-    use crate::consent::{Choice, Method};
+    use crate::consent::{Choice, ConsentState, Method};
     use crate::language;
-    use crate::page::signals;
     use crate::page::signals::log_error;
+    use crate::page::{cookies, gating, signals};
     use crate::widget::Widget;
     use crate::Command;
 
@@ -105,6 +109,9 @@ mod web {
         code: String,
         file: &'static str,
         adopt: bool,
+        /// The visitor's stored choice, when current, read once at `init`.
+        state: Option<ConsentState>,
+        apply: gating::Apply,
     }
 
     thread_local! {
@@ -200,10 +207,18 @@ mod web {
     /// file `lang/<code>.json` it waits for: the loader fetches it (often
     /// already has, guessing from the page) and gives its text to `resume`.
     ///
-    /// `adopt` is the classic loader's: its core applied the visitor's
-    /// stored choice on this page without the wasm, and hands over now.
+    /// `adopt` and `apply` are the loader's core's: it applied the
+    /// visitor's stored choice on this page without the wasm, and hands
+    /// over now (`adopt`); `apply(plan, ids, first)` is how it changes the
+    /// page for a choice (`page/gating.rs`). Without `apply` (the glue
+    /// imported on its own) the widget asks and records, but releases
+    /// nothing and tells no vendor.
     #[wasm_bindgen]
-    pub fn init(config: JsValue, adopt: Option<bool>) -> Option<String> {
+    pub fn init(
+        config: JsValue,
+        adopt: Option<bool>,
+        apply: Option<js_sys::Function>,
+    ) -> Option<String> {
         let done = None;
         let empty = WIDGET
             .try_with(|cell| cell.try_borrow().is_ok_and(|w| matches!(*w, Slot::Empty)))
@@ -231,6 +246,15 @@ mod web {
                 return done;
             }
         };
+        let state = cookies::load_state().filter(|s| s.is_current(&config, signals::now_s()));
+        // The vendors' `default`, before the widget waits for a language
+        // file and before any gated tag runs; the loader's core has said it
+        // already when it adopts.
+        let apply = gating::Apply(apply);
+        if adopt != Some(true) {
+            let plan = config.vendors.as_deref().unwrap_or_default();
+            apply.tell(plan, state.as_ref(), true);
+        }
         let code = language::pick(
             config.forced_language.as_deref(),
             &signals::page_languages(),
@@ -240,7 +264,7 @@ mod web {
         .to_owned();
         match language::built_in_file(&code) {
             None => {
-                start(text, config, &code, None, adopt == Some(true));
+                start(text, config, &code, None, state, adopt == Some(true), apply);
                 done
             }
             Some(file) => {
@@ -250,6 +274,8 @@ mod web {
                     code,
                     file,
                     adopt: adopt == Some(true),
+                    state,
+                    apply,
                 }));
                 Some(file.to_owned())
             }
@@ -279,7 +305,7 @@ mod web {
             return;
         };
         let texts = built_in_texts(p.file, text, error);
-        start(p.text, p.config, &p.code, texts, p.adopt);
+        start(p.text, p.config, &p.code, texts, p.state, p.adopt, p.apply);
     }
 
     /// A fetched language file read, or why not said on the console (the
@@ -324,7 +350,9 @@ mod web {
         mut config: Config,
         code: &str,
         texts: Option<crate::config::Texts>,
+        state: Option<ConsentState>,
         adopt: bool,
+        apply: gating::Apply,
     ) {
         match texts {
             Some(t) => config.use_language(code, Some(t)),
@@ -341,7 +369,7 @@ mod web {
             }
             None => config.use_language(code, None),
         }
-        match Widget::mount(config, adopt) {
+        match Widget::mount(config, state, adopt, apply) {
             Ok((widget, outcome)) => {
                 keep_checked(&text, widget.config());
                 set_slot(Slot::Running(widget));
@@ -493,10 +521,19 @@ mod web {
         with_widget(|_| signals::unsubscribe(id));
     }
 
+    /// Draws the placeholders of gated embeds the page inserted after load
+    /// (the loader's core watches for them and calls this).
+    #[wasm_bindgen(js_name = drawPlaceholders)]
+    pub fn draw_placeholders() {
+        with_widget(|w| w.sync_frames());
+    }
+
     /// Forgets the visitor's choice and shows the banner again.
     #[wasm_bindgen]
     pub fn reset() {
-        with_widget(|w| w.reset());
+        if let Some(outcome) = with_widget(|w| w.reset()) {
+            outcome.run();
+        }
     }
 }
 

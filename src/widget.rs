@@ -21,6 +21,11 @@ pub struct Widget {
     _forms: forms::Forms,
     /// Signed receipts, when the config names an `endpoint`.
     receipts: Option<Receipts>,
+    /// What the vendors' consent APIs are told (`Config::vendors`; empty
+    /// when none is on).
+    vendors: String,
+    /// Where each choice goes to change the page: the loader's core.
+    apply: gating::Apply,
 }
 
 /// The event a choice is told with; its callbacks hear it too.
@@ -34,12 +39,15 @@ pub struct Outcome {
     event: Option<&'static str>,
     /// The event's detail, as JSON (`signals::consent_json`).
     detail: String,
+    /// The page is changed (a choice, a withdrawal, a reset): the vendors
+    /// hear an update and gated content is released.
+    update: Option<(gating::Apply, String)>,
 }
 
 impl Outcome {
     pub fn run(self) {
-        if let Some(s) = &self.state {
-            gating::release_scripts(s);
+        if let Some((apply, plan)) = &self.update {
+            apply.tell(plan, self.state.as_ref(), false);
         }
         if let Some(event) = self.event {
             signals::announce(event, &self.detail, event == CHANGE);
@@ -48,15 +56,19 @@ impl Outcome {
 }
 
 impl Widget {
-    /// Puts the widget on the page. A stored, current choice is applied
+    /// Puts the widget on the page. A stored, current choice (`state`, read
+    /// at `init`) is applied
     /// silently; otherwise the banner asks. `adopted`: the loader's core has
     /// applied the stored choice on this page already and said `ready`, and
     /// hands the page over to the widget now (the visitor or the site asked
     /// for more than the core does), so `ready` is not said twice.
-    pub fn mount(config: Config, adopted: bool) -> Result<(Widget, Outcome), String> {
+    pub fn mount(
+        config: Config,
+        state: Option<ConsentState>,
+        adopted: bool,
+        apply: gating::Apply,
+    ) -> Result<(Widget, Outcome), String> {
         let view = View::mount(&config)?;
-        let now = signals::now_s();
-        let state = cookies::load_state().filter(|s| s.is_current(&config, now));
         if state.is_none() {
             // Expired or never given: optional cookies left from before have
             // no consent behind them.
@@ -92,6 +104,8 @@ impl Widget {
         });
         let w = Widget {
             receipts,
+            vendors: config.vendors.clone().unwrap_or_default(),
+            apply,
             gpc: gpc_signal(),
             config,
             state,
@@ -108,6 +122,8 @@ impl Widget {
             state: w.state.clone(),
             event: (!adopted).then_some("consentry:ready"),
             detail: signals::consent_json(w.state.as_ref(), None),
+            // `init` has told the page already.
+            update: None,
         };
         Ok((w, outcome))
     }
@@ -138,7 +154,7 @@ impl Widget {
             .open_preferences(granted, latest.as_ref(), self.gpc_honoured());
     }
 
-    fn sync_frames(&self) {
+    pub fn sync_frames(&self) {
         let granted = self.state.as_ref().map_or(&[][..], |s| &s.granted[..]);
         self.view.sync_frames(granted);
     }
@@ -189,6 +205,7 @@ impl Widget {
             state: self.state.clone(),
             event: Some(CHANGE),
             detail: signals::consent_json(self.state.as_ref(), Some(&detail)),
+            update: Some((self.apply.clone(), self.vendors.clone())),
         }
     }
 
@@ -263,14 +280,21 @@ impl Widget {
         r.record(build(&self.config, Some(&previous), &ctx))
     }
 
-    /// Forgets the choice: the banner asks again.
-    pub fn reset(&mut self) {
+    /// Forgets the choice: the banner asks again, and the vendors hear
+    /// that nothing optional is granted now.
+    pub fn reset(&mut self) -> Outcome {
         cookies::forget_state(&self.config);
         clear_optional_cookies(&self.config);
         self.state = None;
         self.view.close_preferences(false);
         self.view.hide_reopen();
         self.show_banner();
+        Outcome {
+            state: None,
+            event: None,
+            detail: String::new(),
+            update: Some((self.apply.clone(), self.vendors.clone())),
+        }
     }
 }
 

@@ -137,6 +137,25 @@ fn the_schema_lists_exactly_the_texts_of_the_widget() {
     );
 }
 
+#[test]
+fn the_schema_lists_exactly_the_consent_mode_types() {
+    let schema = read(Path::new("pkg-config/consentry.schema.json"));
+    let map = &schema["properties"]["consentMode"]["oneOf"][1]["properties"]["map"];
+    let listed: Vec<&str> = map["properties"]
+        .as_object()
+        .expect("map.properties")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut types = consentry::vendors::CONSENT_TYPES.to_vec();
+    types.sort_unstable();
+    assert_eq!(listed, types, "serde_json keeps keys sorted");
+    assert_eq!(
+        map["propertyNames"]["enum"],
+        json!(consentry::vendors::CONSENT_TYPES)
+    );
+}
+
 /// (what to change, the error the site owner must see). Each bad config is
 /// also refused by the schema unless the schema cannot express the rule.
 #[test]
@@ -205,6 +224,31 @@ fn bad_configs_are_refused_with_the_field_named() {
             |c| c["categories"][0]["gpc"] = json!(true),
             "consentry: config.categories[0].gpc: a necessary category cannot be refused",
             false,
+        ),
+        (
+            |c| c["consentMode"] = json!({"map": {"ads_storage": ["marketing"]}}),
+            "consentry: config.consentMode.map.ads_storage: unknown field; expected one of: ad_storage,",
+            true,
+        ),
+        (
+            |c| c["consentMode"] = json!({"map": {"ad_storage": ["ads"]}}),
+            "consentry: config.consentMode.map.ad_storage[0]: names no category of this config",
+            false,
+        ),
+        (
+            |c| c["consentMode"] = json!({"region": ["es"]}),
+            "consentry: config.consentMode.region[0]: must be an ISO 3166 region code",
+            true,
+        ),
+        (
+            |c| c["consentMode"] = json!({"mode": "full"}),
+            "consentry: config.consentMode.mode: must be \"basic\" or \"advanced\"",
+            true,
+        ),
+        (
+            |c| c["microsoft"] = json!({"uet": "yes"}),
+            "consentry: config.microsoft.uet: must be true or false, not a string",
+            true,
         ),
         (
             |c| c["categories"] = json!([]),

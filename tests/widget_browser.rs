@@ -32,11 +32,17 @@ fn buttons(scope: &Element) -> Vec<(String, String)> {
 fn a_bad_config_shows_nothing_then_a_good_one_runs_the_whole_api() {
     // A duplicate id is refused: nothing rendered, the API says it has not started.
     let bad = CONFIG.replace("\"id\": \"marketing\"", "\"id\": \"analytics\"");
-    consentry::init(JsValue::from_str(&bad), None);
+    consentry::init(JsValue::from_str(&bad), None, None);
     assert!(shadow().is_none(), "a bad config must not render anything");
     assert!(consentry::get_consent().is_null());
 
-    consentry::init(JsValue::from_str(CONFIG), None);
+    // The loader's core changes the page for each choice: here a function
+    // that writes down what it was sent.
+    let apply = js_sys::Function::new_with_args(
+        "plan, ids, first",
+        "(window.applied = window.applied || []).push([ids, first, JSON.parse(plan).gtag.analytics_storage])",
+    );
+    consentry::init(JsValue::from_str(CONFIG), None, Some(apply));
     let b = banner().expect("the banner is shown when there is no stored choice");
     let labels = buttons(&b);
     let names: Vec<&str> = labels.iter().map(|(t, _)| t.as_str()).collect();
@@ -66,6 +72,19 @@ fn a_bad_config_shows_nothing_then_a_good_one_runs_the_whole_api() {
     consentry::reset();
     assert!(consentry::get_consent().is_null());
     assert!(banner().is_some(), "reset asks again");
+
+    let applied = js_sys::Reflect::get(&web_sys::window().expect("window"), &"applied".into())
+        .expect("applied");
+    assert_eq!(
+        js_sys::JSON::stringify(&applied)
+            .ok()
+            .and_then(|s| s.as_string())
+            .as_deref(),
+        Some(
+            r#"[[null,true,["analytics"]],["necessary,analytics",false,["analytics"]],["necessary",false,["analytics"]],[null,false,["analytics"]]]"#
+        ),
+        "the default before a choice, an update on each choice and on reset"
+    );
 }
 
 // The golden receipts of crates/receipt/testdata, checked with the very

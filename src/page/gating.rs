@@ -1,25 +1,48 @@
-//! Script and iframe gating (rule 3). The site marks content with
-//! `data-category`; nothing of a category runs before that category is
-//! granted, and `data-category="!id"` runs only once it is refused. The
-//! scripts are released by `io.js`; blocked iframes and their
-//! placeholders are drawn by the view (`ui/view.js`, `View::sync_frames`).
+//! Gated content and the vendors' consent APIs (rule 3). The site marks
+//! content with `data-category`; nothing of a category runs before that
+//! category is granted, and `data-category="!id"` runs only once it is
+//! refused. The page is changed by the loader's core (`page/apply.js`, put
+//! into it), which watches for content inserted later too: the wasm
+//! decides, and sends each decision to the core's `apply` function, given
+//! to `init`. Blocked iframes' placeholders are the view's (`ui/view.js`,
+//! `View::sync_frames`).
 
 use wasm_bindgen::prelude::*;
 
 use crate::config::id_list;
 use crate::consent::ConsentState;
+use crate::page::signals::log_error;
 
-#[wasm_bindgen(module = "/src/page/io.js")]
-extern "C" {
-    #[wasm_bindgen(js_name = releaseScripts)]
-    fn release(granted: &str);
-}
+/// The core's `apply(plan, ids, first)`; `None` when the module runs
+/// without the core (its own tests, a page that imports the glue itself).
+#[derive(Clone)]
+pub struct Apply(pub Option<js_sys::Function>);
 
-/// Runs every gated script the state allows. Must be called with no borrow
-/// of the widget held: an inline script runs the moment it is inserted, and
-/// may call `window.consentry`.
-pub fn release_scripts(state: &ConsentState) {
-    release(&id_list(&state.granted));
+impl Apply {
+    /// Tells Google Consent Mode and the Microsoft tags the consent of
+    /// `state` (`plan`: `Config::vendors`, empty when none is on) and runs
+    /// and loads every gated element it allows (none before a choice).
+    /// `first` is the page's `default`, said before any gated tag can run;
+    /// later calls are updates. Must be called with no borrow of the widget
+    /// held: an inline script runs the moment it is inserted, and may call
+    /// `window.consentry`.
+    pub fn tell(&self, plan: &str, state: Option<&ConsentState>, first: bool) {
+        let Some(f) = &self.0 else { return };
+        let ids = match state {
+            Some(s) => JsValue::from_str(&id_list(&s.granted)),
+            None => JsValue::NULL,
+        };
+        let plan = JsValue::from_str(plan);
+        if f.call3(&JsValue::NULL, &plan, &ids, &JsValue::from_bool(first))
+            .is_err()
+        {
+            // A vendor function of the page threw: its call failed, the
+            // choice stands.
+            log_error(
+                "consentry: the page's gtag, uetq or clarity threw while it was told the choice",
+            );
+        }
+    }
 }
 
 #[cfg(test)]
@@ -33,8 +56,19 @@ mod tests {
     #[wasm_bindgen(module = "/src/ui/view.js")]
     extern "C" {
         fn fill(template: &str, values: &JsValue) -> String;
-        #[wasm_bindgen(js_name = frameSrcAllowed)]
+    }
+
+    // The core's file, as a module: the wasm itself never imports it.
+    #[wasm_bindgen(module = "/src/page/apply.js")]
+    extern "C" {
+        #[wasm_bindgen(js_name = srcAllowed)]
         fn frame_src_allowed(src: &str) -> bool;
+        #[wasm_bindgen(js_name = releaseGated)]
+        fn release(granted: Option<&str>);
+    }
+
+    fn release_gated(state: Option<&ConsentState>) {
+        release(state.map(|s| id_list(&s.granted)).as_deref());
     }
 
     fn state(granted: &[&str]) -> ConsentState {
@@ -80,13 +114,19 @@ mod tests {
         gated("stats", "statsRan");
         gated("ads", "adsRan");
         gated("!stats", "statsRefusedRan");
-        release_scripts(&state(&["necessary"]));
+        release_gated(None);
+        assert_eq!(
+            count("statsRefusedRan"),
+            0.0,
+            "nothing runs before a choice"
+        );
+        release_gated(Some(&state(&["necessary"])));
         assert_eq!(
             (count("statsRan"), count("adsRan"), count("statsRefusedRan")),
             (0.0, 0.0, 1.0)
         );
-        release_scripts(&state(&["necessary", "stats"]));
-        release_scripts(&state(&["necessary", "stats"]));
+        release_gated(Some(&state(&["necessary", "stats"])));
+        release_gated(Some(&state(&["necessary", "stats"])));
         assert_eq!(
             (count("statsRan"), count("adsRan"), count("statsRefusedRan")),
             (1.0, 0.0, 1.0)

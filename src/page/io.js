@@ -1,6 +1,7 @@
 // The page's browser calls, as small functions the Rust side drives: the
-// cookie jar (page/cookies.rs), gated scripts (page/gating.rs), events and
-// callbacks (page/signals.rs), each in its section below, and first the
+// cookie jar (page/cookies.rs), events and callbacks (page/signals.rs),
+// each in its section below (gated content is in page/apply.js, shared
+// with the loader's core), and first the
 // browser I/O the receipts need (page/courier.rs): the journal and small records (localStorage),
 // the visitor's WebCrypto key (IndexedDB), signing, hashing, checking the
 // collector's Ed25519 countersignature, the network, the Web Lock that keeps
@@ -298,38 +299,6 @@ export function setCookie(line) {
     document.cookie = line;
   } catch (e) {
     // Refused: nothing is stored, as if cookies were off.
-  }
-}
-
-// --- Gated scripts ----------------------------------------
-
-// Gated scripts (rule 3): the site marks them `type="text/plain"
-// data-category="…"`; nothing of a category runs before that category is
-// granted, and `data-category="!id"` runs only once it is refused. The
-// loader's core (pkg-config/core.js) releases them the same way on a
-// returning visitor's page; tests/e2e/core.test.mjs holds the two together.
-
-// Runs every gated script `granted` (category ids joined by ',') allows.
-// A `type="text/plain"` script never runs, even if its type is changed
-// later, so a fresh element takes its place; `data-type="module"` keeps a
-// gated module a module.
-export function releaseScripts(granted) {
-  const on = granted ? granted.split(',') : [];
-  // Collected first: running one script may add or remove others.
-  const due = [...document.querySelectorAll('script[type="text/plain"][data-category]')].filter((s) => {
-    const c = s.getAttribute('data-category');
-    return c[0] === '!' ? !on.includes(c.slice(1)) : on.includes(c);
-  });
-  for (const old of due) {
-    const s = document.createElement('script');
-    for (const a of old.attributes) {
-      if (a.name === 'data-type') s.setAttribute('type', a.value);
-      else if (a.name !== 'type') s.setAttribute(a.name, a.value);
-    }
-    // Keep execution order close to the author's intent.
-    if (old.hasAttribute('src')) s.async = false;
-    else s.text = old.textContent;
-    old.replaceWith(s);
   }
 }
 

@@ -317,41 +317,21 @@ export function closePreferences(refocus) {
 // Blocked embeds (rule 3): `<iframe data-category=… data-src=…>` stays
 // empty behind a placeholder that names its provider and category, with a
 // button that grants that category; once `granted` (ids joined by ',') has
-// it, the frame loads and its placeholder goes.
+// it, its placeholder goes and the loader's core loads it
+// (src/page/apply.js).
 const holders = new Map();
 export function syncFrames(granted) {
   const on = granted ? granted.split(',') : [];
   for (const frame of document.querySelectorAll('iframe[data-category][data-src]')) {
     const cat = frame.getAttribute('data-category');
     if (on.includes(cat)) {
-      loadFrame(frame);
+      frame.removeAttribute('hidden');
       holders.get(frame)?.remove();
       holders.delete(frame);
     } else if (!holders.has(frame)) {
       holders.set(frame, placeholder(frame, cat));
     }
   }
-}
-
-function loadFrame(frame) {
-  const src = frame.getAttribute('data-src');
-  if (!frameSrcAllowed(src)) {
-    console.error('consentry: iframe data-src must be an http(s) or relative URL; not loaded');
-    return;
-  }
-  frame.removeAttribute('data-src');
-  frame.removeAttribute('hidden');
-  frame.setAttribute('src', src);
-}
-
-// An http(s) URL, a path, or `./` and `../`: what `is_http_url` in
-// src/config.rs accepts for the config's URLs, plus relative paths (the
-// wasm tests in src/page/gating.rs hold the two to the same cases).
-export function frameSrcAllowed(src) {
-  if (/^\.\.?\//.test(src)) return true;
-  if (src.trim() !== src || /[\x00-\x20\x7f]/.test(src)) return false;
-  if (/^https?:\/\//i.test(src)) return !/^https?:\/\/(\/|$)/i.test(src);
-  return /^\/(?![\/\\])/.test(src);
 }
 
 // Replaces `{name}` in a site text; an unknown name stays as written, so a

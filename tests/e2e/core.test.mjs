@@ -205,7 +205,7 @@ test('receipts waiting in the journal make a returning visit load the wasm, unti
   assert.ok(!wasmFetched(p), 'once delivered, the core alone');
 });
 
-test('a configured form or a gated iframe on the page makes a returning visit load the wasm', T, async (t) => {
+test('a configured form or a blocked iframe on the page makes a returning visit load the wasm; a granted one loads without it', T, async (t) => {
   // The demo's config, form included, on the bare page without the form.
   const p = await barePage(t, { config: JSON.stringify(landingConfig()) });
   const { page } = p;
@@ -218,9 +218,16 @@ test('a configured form or a gated iframe on the page makes a returning visit lo
   await page.getByRole('checkbox').first().waitFor({ state: 'attached' });
   p.extra = '<iframe data-category="marketing" data-src="/embed/video.html" title="Video"></iframe>';
   await revisit(p);
-  assert.ok(wasmFetched(p), 'a gated iframe needs the wasm (it is granted here, so it loads)');
   await waitInPage(page, () => document.querySelector('iframe').getAttribute('src') === '/embed/video.html');
+  assert.ok(!wasmFetched(p), 'a granted iframe is loaded by the core alone');
   assert.equal((await events(page, 'consentry:ready')).length, 1);
+  await page.evaluate(() => window.consentry.acceptCategories(['analytics']));
+  await waitInPage(page, () => window.consentry.isGranted('marketing') === false);
+  await waitInPage(page, () => !Object.keys(localStorage).some((k) => k.startsWith('consentry:entry:')));
+  await revisit(p);
+  await page.locator('.consentry-embed-placeholder').waitFor();
+  assert.ok(wasmFetched(p), 'a blocked iframe needs the wasm for its placeholder');
+  assert.equal(await page.evaluate(() => document.querySelector('iframe').getAttribute('src')), null);
 });
 
 test('once the banner is shown, "Customize" works offline: nothing it needs is fetched later', T, async (t) => {

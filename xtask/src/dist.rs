@@ -179,8 +179,9 @@ fn put_in(template: &str, source: &str, token: &str, value: &str) -> Result<Stri
 }
 
 /// The consent core (pkg-config/core.js), with what it draws put in from the
-/// one source the wasm uses too: the shell's CSS and the reopen button's
-/// icon; and the built-in languages that have a file (src/lang/).
+/// one source the wasm uses too: the shell's CSS, the reopen button's icon,
+/// and what a choice does to the page (src/page/apply.js); and the built-in
+/// languages that have a file (src/lang/).
 fn core_source() -> Result<String> {
     let template = "pkg-config/core.js";
     let mut core = fs::read_to_string(template)?;
@@ -197,7 +198,24 @@ fn core_source() -> Result<String> {
         let text = fs::read_to_string(file).map_err(|err| format!("cannot read {file}: {err}"))?;
         core = put_in(template, &core, token, &js_string(text.trim_end()))?;
     }
-    Ok(core)
+    put_in(template, &core, "/*__CONSENTRY_APPLY__*/", &apply_source()?)
+}
+
+/// src/page/apply.js as plain script for the core: the same file the wasm
+/// imports as a module, its `export`s dropped (the core is a script in the
+/// classic loader and the body of the npm module, and exports nothing of it).
+fn apply_source() -> Result<String> {
+    let file = "src/page/apply.js";
+    let text = fs::read_to_string(file).map_err(|err| format!("cannot read {file}: {err}"))?;
+    let mut out = String::new();
+    for line in text.lines() {
+        if line.starts_with("import ") {
+            return Err(format!("{file} must stay self-contained: the core has no modules").into());
+        }
+        out.push_str(line.strip_prefix("export ").unwrap_or(line));
+        out.push('\n');
+    }
+    Ok(out)
 }
 
 /// `template` with the consent core put in: the classic loader and the npm
