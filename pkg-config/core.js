@@ -26,15 +26,24 @@ var COOKIE = 'consentry';
 /*__CONSENTRY_APPLY__*/
 
 // The one way the page is changed for a choice, the core's own and the
-// wasm's (its `init` gets this function): the vendors hear first, so a
+// wasm's (its `init` gets this function, in `forWasm`): the vendors hear first, so a
 // Google tag released now finds its consent state in the dataLayer. The
 // page's first `default` is said once (see `earlyDefault`).
 var saidDefault = false;
 function apply(plan, ids, first) {
-  if (!(first && saidDefault)) tellVendors(plan, ids, first);
+  try {
+    if (!(first && saidDefault)) tellVendors(plan, ids, first);
+  } catch (e) {
+    // The page's own gtag, uetq or clarity threw: the choice still stands
+    // and its content is still released.
+    fail("the page's gtag, uetq or clarity threw while told the choice: " + (e && e.message));
+  }
   saidDefault = saidDefault || first;
   releaseGated(ids);
 }
+// What the wasm's `init` gets: `apply`, and the shell CSS and the icon its
+// view draws the reopen button with (the core's own, fetched once).
+var forWasm = { apply: apply, shell: SHELL_CSS, icon: REOPEN_ICON };
 
 // Consent Mode "advanced": Google's tags load ungated, so the classic
 // loader, put before them without `defer`, says the default the moment it
@@ -139,6 +148,8 @@ function iso(s) {
 
 var widget = null;
 var api = null;
+// The config text this page started with.
+var configText = null;
 // The wasm's start while it waits for the texts of the page's language
 // (it waits for none in English): calls wait for it.
 var starting = null;
@@ -179,6 +190,13 @@ function expose(own, publish) {
     // handover), else nothing is granted yet.
     getConsent: function () { return widget && !starting ? widget.getConsent() : own ? own.consent() : null; },
     isGranted: function (id) { return widget && !starting ? widget.isGranted(id) : own ? own.isGranted(id) : false; },
+    // Whether `id` is a service (of `category`, when given) that may run
+    // now: the checked config's services (src/checked.rs) and isGranted.
+    acceptedService: function (id, category) {
+      var view = checkedView(configText) || {};
+      var of = view.services && view.services[id];
+      return !!of && (category === undefined || of === category) && api.isGranted(id);
+    },
     on: function (event, callback) {
       if (starting) {
         var off = null;
@@ -243,7 +261,7 @@ function own(text, view, state, loadWasm, publish) {
         if (host) host.remove();
         document.removeEventListener('click', openLinks);
         widget = m;
-        return run(m, m.init(text, true, apply)).then(function () {
+        return run(m, m.init(text, true, forWasm)).then(function () {
           subs.forEach(function (s) { s.id = m.on('change', s.f); });
           var root = document.getElementById('consentry-root');
           var b = focused && root && root.shadowRoot && root.shadowRoot.querySelector('.reopen');
@@ -284,6 +302,7 @@ function own(text, view, state, loadWasm, publish) {
 // before anything is said on the page.
 function consentryStart(text, loadWasm, publish, languageFiles) {
   languageFile = languageFiles;
+  configText = text;
   var view = checkedView(text);
   var state = view && storedChoice();
   if (state && isCurrent(state, view) && !needsWidget(view, state)) return Promise.resolve(own(text, view, state, loadWasm, publish));
@@ -291,7 +310,7 @@ function consentryStart(text, loadWasm, publish, languageFiles) {
   return loadWasm().then(function (m) {
     widget = m;
     expose(null, publish);
-    return run(m, m.init(text, false, apply));
+    return run(m, m.init(text, false, forWasm));
   });
 }
 

@@ -64,6 +64,7 @@ export const acceptCategories = ready('acceptCategories');
 export const setLanguage = ready('setLanguage');
 export const getConsent = ready('getConsent');
 export const isGranted = (id) => (published ? published.isGranted(id) : false);
+export const acceptedService = (id, category) => (published ? published.acceptedService(id, category) : false);
 export const reset = ready('reset');
 
 /** Calls callback(detail) on every change; returns a function that unsubscribes. */

@@ -85,6 +85,15 @@ pub struct Category {
     /// (sale/sharing/targeted advertising).
     pub gpc: bool,
     pub cookies: Vec<CookieInfo>,
+    /// For a service (`categories[].services[]`, consent per service): the
+    /// category it belongs to. A service is kept as a category of its own
+    /// right after its category (its `name` the title, its `purpose` the
+    /// description, necessary and gpc as its category's), so choices,
+    /// cookies, receipts and the notice treat it as one; its category counts
+    /// as granted only while every one of its services is.
+    pub service_of: Option<String>,
+    /// A service's provider.
+    pub provider: Option<String>,
 }
 
 /// One row of the cookie disclosure table. `name` may end in `*` to match a
@@ -311,30 +320,46 @@ impl Config {
             let c = Fields::new(
                 item,
                 o.index("categories", i),
-                &["id", "title", "description", "necessary", "gpc", "cookies"],
+                &[
+                    "id",
+                    "title",
+                    "description",
+                    "necessary",
+                    "gpc",
+                    "cookies",
+                    "services",
+                ],
             )?;
-            let mut cookies = Vec::new();
-            for (j, k) in c.arr("cookies")?.iter().enumerate() {
-                let k = Fields::new(
-                    k,
-                    c.index("cookies", j),
-                    &["name", "provider", "purpose", "duration"],
-                )?;
-                cookies.push(CookieInfo {
-                    name: k.req_str("name")?,
-                    provider: k.req_str("provider")?,
-                    purpose: k.req_str("purpose")?,
-                    duration: k.req_str("duration")?,
-                });
-            }
-            categories.push(Category {
+            let category = Category {
                 id: c.req_str("id")?,
                 title: c.req_str("title")?,
                 description: c.str("description")?.unwrap_or_default(),
                 necessary: c.bool("necessary")?.unwrap_or(false),
                 gpc: c.bool("gpc")?.unwrap_or(false),
-                cookies,
-            });
+                cookies: cookies(&c)?,
+                service_of: None,
+                provider: None,
+            };
+            let mut services = Vec::new();
+            for (j, s) in c.arr("services")?.iter().enumerate() {
+                let s = Fields::new(
+                    s,
+                    c.index("services", j),
+                    &["id", "name", "provider", "purpose", "cookies"],
+                )?;
+                services.push(Category {
+                    id: s.req_str("id")?,
+                    title: s.req_str("name")?,
+                    description: s.str("purpose")?.unwrap_or_default(),
+                    necessary: category.necessary,
+                    gpc: category.gpc,
+                    cookies: cookies(&s)?,
+                    service_of: Some(category.id.clone()),
+                    provider: s.str("provider")?,
+                });
+            }
+            categories.push(category);
+            categories.append(&mut services);
         }
         if o.get("categories").is_none() {
             return Err(ConfigError::at(o.path("categories"), "is required"));
@@ -509,7 +534,7 @@ impl Config {
         }
         let mut seen: Vec<&str> = Vec::new();
         for (i, cat) in self.categories.iter().enumerate() {
-            let at = |field: &str| indexed("categories", i, field);
+            let at = |field: &str| self.entry_path(i, field);
             if !is_valid_id(&cat.id) {
                 return Err(ConfigError::at(
                     at("id"),
@@ -598,6 +623,36 @@ impl Config {
         Ok(())
     }
 
+    /// Where `categories[i]` (services kept flat) is written in the config:
+    /// `categories[k].field`, or `categories[k].services[j].field` (a
+    /// service's title is its `name`).
+    #[inline(never)]
+    fn entry_path(&self, i: usize, field: &str) -> String {
+        let (mut k, mut j) = (0, 0);
+        for (n, c) in self.categories.iter().take(i + 1).enumerate() {
+            match c.service_of {
+                None if n > 0 => (k, j) = (k + 1, 0),
+                None => {}
+                Some(_) => j += 1,
+            }
+        }
+        let mut at = String::from("categories[");
+        push_num(&mut at, k as u64);
+        at.push(']');
+        if j > 0 {
+            at.push_str(".services[");
+            push_num(&mut at, j as u64 - 1);
+            at.push(']');
+        }
+        at.push('.');
+        at.push_str(if j > 0 && field == "title" {
+            "name"
+        } else {
+            field
+        });
+        at
+    }
+
     /// The categories a visitor can choose (everything but necessary).
     pub fn optional_categories(&self) -> impl Iterator<Item = &Category> {
         self.categories.iter().filter(|c| !c.necessary)
@@ -612,6 +667,25 @@ impl Config {
     pub fn lifetime_ms(&self) -> f64 {
         self.lifetime_months as f64 * 30.436_875 * 86_400_000.0
     }
+}
+
+/// The `cookies` of a category or a service.
+fn cookies(c: &Fields<'_>) -> Result<Vec<CookieInfo>, ConfigError> {
+    let mut cookies = Vec::new();
+    for (j, k) in c.arr("cookies")?.iter().enumerate() {
+        let k = Fields::new(
+            k,
+            c.index("cookies", j),
+            &["name", "provider", "purpose", "duration"],
+        )?;
+        cookies.push(CookieInfo {
+            name: k.req_str("name")?,
+            provider: k.req_str("provider")?,
+            purpose: k.req_str("purpose")?,
+            duration: k.req_str("duration")?,
+        });
+    }
+    Ok(cookies)
 }
 
 fn indexed(list: &str, i: usize, field: &str) -> String {

@@ -126,19 +126,42 @@ impl ConsentState {
 /// The state a choice leads to. Necessary categories are always granted.
 /// With Global Privacy Control on (rule 10), "Accept all" leaves the
 /// categories marked `gpc` refused; only ticking one explicitly grants it.
+/// `Only` takes category and service ids: a category named grants all its
+/// services, and a category with services is granted only when every one
+/// of them is (some on is "mixed": the category's own content stays off).
 pub fn resolve(config: &Config, choice: &Choice, gpc: bool, now: u64) -> ConsentState {
-    let mut granted = Vec::new();
+    let mut granted: Vec<String> = Vec::new();
     for c in &config.categories {
+        let named = |ids: &[String]| {
+            ids.contains(&c.id) || c.service_of.as_ref().is_some_and(|s| ids.contains(s))
+        };
         let on = match choice {
             _ if c.necessary => true,
             Choice::AcceptAll => !(gpc && c.gpc),
             Choice::RejectAll => false,
-            Choice::Only(ids) => ids.contains(&c.id),
+            Choice::Only(ids) => named(ids),
         };
         if on {
             granted.push(c.id.clone());
         }
     }
+    // A category with services is granted exactly when all of them are.
+    let mut granted_all = Vec::new();
+    for c in &config.categories {
+        let mut services = config
+            .categories
+            .iter()
+            .filter(|s| s.service_of.as_ref() == Some(&c.id))
+            .peekable();
+        let on = match services.peek() {
+            Some(_) => services.all(|s| granted.contains(&s.id)),
+            None => granted.contains(&c.id),
+        };
+        if on {
+            granted_all.push(c.id.clone());
+        }
+    }
+    let granted = granted_all;
     let lifetime_s = (config.lifetime_ms() / 1000.0) as u64;
     ConsentState {
         revision: config.revision,
@@ -231,6 +254,81 @@ pub fn path_variants(pathname: &str) -> Vec<String> {
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
+
+    /// Marketing with two services, as `categories[].services[]` writes them.
+    fn with_services() -> Config {
+        Config::parse(
+            r#"{"id":"t","privacyPolicyUrl":"/p","categories":[
+              {"id":"necessary","title":"N","necessary":true},
+              {"id":"marketing","title":"M","gpc":true,"services":[
+                {"id":"youtube","name":"YouTube","provider":"Google"},
+                {"id":"adnet","name":"Ad network"}]}]}"#,
+        )
+        .expect("valid")
+    }
+
+    fn granted(config: &Config, choice: Choice, gpc: bool) -> Vec<String> {
+        resolve(config, &choice, gpc, 1).granted
+    }
+
+    #[test]
+    fn a_category_is_granted_only_with_every_one_of_its_services() {
+        let c = with_services();
+        let only = |ids: &[&str]| Choice::Only(ids.iter().map(|s| (*s).to_owned()).collect());
+        assert_eq!(
+            granted(&c, only(&["youtube"]), false),
+            ["necessary", "youtube"]
+        );
+        assert_eq!(
+            granted(&c, only(&["youtube", "adnet"]), false),
+            ["necessary", "marketing", "youtube", "adnet"]
+        );
+        assert_eq!(
+            granted(&c, only(&["marketing"]), false),
+            ["necessary", "marketing", "youtube", "adnet"],
+            "the category's toggle grants all its services"
+        );
+        assert_eq!(
+            granted(&c, Choice::AcceptAll, true),
+            ["necessary"],
+            "a service refused up front under GPC, as its category"
+        );
+        let services: Vec<_> = c
+            .categories
+            .iter()
+            .filter_map(|s| s.service_of.as_deref())
+            .collect();
+        assert_eq!(services, ["marketing", "marketing"]);
+        let next = resolve(&c, &only(&["youtube"]), false, 1);
+        let first = change(&c, None, &next);
+        assert_eq!(first.newly_granted, ["youtube"]);
+        assert_eq!(first.newly_refused, ["marketing", "adnet"]);
+    }
+
+    #[test]
+    fn a_bad_service_is_named_where_it_is_written() {
+        let bad = |services: &str| {
+            let mut text = String::from(
+                r#"{"id":"t","privacyPolicyUrl":"/p","categories":[{"id":"a","title":"A"},{"id":"m","title":"M","services":"#,
+            );
+            text.push_str(services);
+            text.push_str("}]}");
+            Config::parse(&text).expect_err(services).path
+        };
+        assert_eq!(
+            bad(r#"[{"id":"x","name":""}]"#),
+            "categories[1].services[0].name"
+        );
+        assert_eq!(
+            bad(r#"[{"id":"x","name":"X"},{"id":"a","name":"Y"}]"#),
+            "categories[1].services[1].id"
+        );
+        assert_eq!(bad(r#"[{"id":"x"}]"#), "categories[1].services[0].name");
+        assert_eq!(
+            bad(r#"[{"id":"x","name":"X","kind":1}]"#),
+            "categories[1].services[0].kind"
+        );
+    }
 
     fn config() -> Config {
         let json = serde_json::json!({

@@ -36,7 +36,10 @@
 //! This file is the whole JS API; every export is documented here. On a
 //! returning visitor's page the consent core (`pkg-config/core.js`, in the
 //! loader and the npm module) answers `getConsent`, `isGranted` and `on`
-//! itself and loads this module for anything else (`init`'s `adopt`).
+//! itself and loads this module for anything else (`init`'s `adopt`). One
+//! call is the core's alone, on every page: `acceptedService(id[,
+//! category])`, `isGranted(id)` of a service the checked config names
+//! (`checked`'s `services`), of that category when one is given.
 
 pub mod checked;
 pub mod config;
@@ -111,7 +114,7 @@ mod web {
         adopt: bool,
         /// The visitor's stored choice, when current, read once at `init`.
         state: Option<ConsentState>,
-        apply: gating::Apply,
+        core: gating::Core,
     }
 
     thread_local! {
@@ -207,18 +210,14 @@ mod web {
     /// file `lang/<code>.json` it waits for: the loader fetches it (often
     /// already has, guessing from the page) and gives its text to `resume`.
     ///
-    /// `adopt` and `apply` are the loader's core's: it applied the
+    /// `adopt` and `core` are the loader's core's: it applied the
     /// visitor's stored choice on this page without the wasm, and hands
-    /// over now (`adopt`); `apply(plan, ids, first)` is how it changes the
-    /// page for a choice (`page/gating.rs`). Without `apply` (the glue
-    /// imported on its own) the widget asks and records, but releases
-    /// nothing and tells no vendor.
+    /// over now (`adopt`); `core` is `{apply, shell, icon}`, how it changes
+    /// the page for a choice (`page/gating.rs`) and what the view draws the
+    /// reopen button with. Without `core` (the glue imported on its own) the
+    /// widget asks and records, but releases nothing and tells no vendor.
     #[wasm_bindgen]
-    pub fn init(
-        config: JsValue,
-        adopt: Option<bool>,
-        apply: Option<js_sys::Function>,
-    ) -> Option<String> {
+    pub fn init(config: JsValue, adopt: Option<bool>, core: JsValue) -> Option<String> {
         let done = None;
         let empty = WIDGET
             .try_with(|cell| cell.try_borrow().is_ok_and(|w| matches!(*w, Slot::Empty)))
@@ -250,10 +249,10 @@ mod web {
         // The vendors' `default`, before the widget waits for a language
         // file and before any gated tag runs; the loader's core has said it
         // already when it adopts.
-        let apply = gating::Apply(apply);
+        let core = gating::Core(core);
         if adopt != Some(true) {
             let plan = config.vendors.as_deref().unwrap_or_default();
-            apply.tell(plan, state.as_ref(), true);
+            core.tell(plan, state.as_ref(), true);
         }
         let code = language::pick(
             config.forced_language.as_deref(),
@@ -264,7 +263,7 @@ mod web {
         .to_owned();
         match language::built_in_file(&code) {
             None => {
-                start(text, config, &code, None, state, adopt == Some(true), apply);
+                start(text, config, &code, None, state, adopt == Some(true), core);
                 done
             }
             Some(file) => {
@@ -275,7 +274,7 @@ mod web {
                     file,
                     adopt: adopt == Some(true),
                     state,
-                    apply,
+                    core,
                 }));
                 Some(file.to_owned())
             }
@@ -305,7 +304,7 @@ mod web {
             return;
         };
         let texts = built_in_texts(p.file, text, error);
-        start(p.text, p.config, &p.code, texts, p.state, p.adopt, p.apply);
+        start(p.text, p.config, &p.code, texts, p.state, p.adopt, p.core);
     }
 
     /// A fetched language file read, or why not said on the console (the
@@ -352,7 +351,7 @@ mod web {
         texts: Option<crate::config::Texts>,
         state: Option<ConsentState>,
         adopt: bool,
-        apply: gating::Apply,
+        core: gating::Core,
     ) {
         match texts {
             Some(t) => config.use_language(code, Some(t)),
@@ -369,7 +368,7 @@ mod web {
             }
             None => config.use_language(code, None),
         }
-        match Widget::mount(config, state, adopt, apply) {
+        match Widget::mount(config, state, adopt, core) {
             Ok((widget, outcome)) => {
                 keep_checked(&text, widget.config());
                 set_slot(Slot::Running(widget));
@@ -452,7 +451,8 @@ mod web {
         choose(Choice::RejectAll, Method::Api);
     }
 
-    /// Grants exactly these category ids; every other optional one is refused.
+    /// Grants exactly these category and service ids (a category: all its
+    /// services); every other optional one is refused.
     #[wasm_bindgen(js_name = acceptCategories)]
     pub fn accept_categories(ids: JsValue) {
         let mut list = Vec::new();

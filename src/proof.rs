@@ -47,6 +47,9 @@ pub fn notice(config: &Config) -> Json {
             ("necessary", Some(Json::Bool(c.necessary))),
             ("gpc", Some(Json::Bool(c.gpc))),
             ("cookies", Some(Json::Arr(cookies))),
+            // A service's: absent for a category, as in notices before services.
+            ("service_of", c.service_of.as_deref().map(Json::str)),
+            ("provider", c.provider.as_deref().map(Json::str)),
         ]));
     }
     let mut forms = Vec::new();

@@ -2,8 +2,6 @@
 //! and everything the widget has put on the page. `lib.rs` keeps it behind a
 //! single `thread_local!` and every JS export and UI event goes through it.
 
-use wasm_bindgen::JsValue;
-
 use crate::config::Config;
 use crate::consent::{self, Choice, ConsentState, Method};
 use crate::page::courier::{Msg, Receipts};
@@ -25,7 +23,7 @@ pub struct Widget {
     /// when none is on).
     vendors: String,
     /// Where each choice goes to change the page: the loader's core.
-    apply: gating::Apply,
+    core: gating::Core,
 }
 
 /// The event a choice is told with; its callbacks hear it too.
@@ -41,13 +39,13 @@ pub struct Outcome {
     detail: String,
     /// The page is changed (a choice, a withdrawal, a reset): the vendors
     /// hear an update and gated content is released.
-    update: Option<(gating::Apply, String)>,
+    update: Option<(gating::Core, String)>,
 }
 
 impl Outcome {
     pub fn run(self) {
-        if let Some((apply, plan)) = &self.update {
-            apply.tell(plan, self.state.as_ref(), false);
+        if let Some((core, plan)) = &self.update {
+            core.tell(plan, self.state.as_ref(), false);
         }
         if let Some(event) = self.event {
             signals::announce(event, &self.detail, event == CHANGE);
@@ -66,9 +64,9 @@ impl Widget {
         config: Config,
         state: Option<ConsentState>,
         adopted: bool,
-        apply: gating::Apply,
+        core: gating::Core,
     ) -> Result<(Widget, Outcome), String> {
-        let view = View::mount(&config)?;
+        let view = View::mount(&config, &core.0)?;
         if state.is_none() {
             // Expired or never given: optional cookies left from before have
             // no consent behind them.
@@ -105,8 +103,8 @@ impl Widget {
         let w = Widget {
             receipts,
             vendors: config.vendors.clone().unwrap_or_default(),
-            apply,
-            gpc: gpc_signal(),
+            core,
+            gpc: signals::page_facts().gpc,
             config,
             state,
             view,
@@ -205,7 +203,7 @@ impl Widget {
             state: self.state.clone(),
             event: Some(CHANGE),
             detail: signals::consent_json(self.state.as_ref(), Some(&detail)),
-            update: Some((self.apply.clone(), self.vendors.clone())),
+            update: Some((self.core.clone(), self.vendors.clone())),
         }
     }
 
@@ -293,7 +291,7 @@ impl Widget {
             state: None,
             event: None,
             detail: String::new(),
-            update: Some((self.apply.clone(), self.vendors.clone())),
+            update: Some((self.core.clone(), self.vendors.clone())),
         }
     }
 }
@@ -306,13 +304,4 @@ fn clear_optional_cookies(config: &Config) {
         all.push(c.id.clone());
     }
     cookies::clear_categories(config, &all);
-}
-
-/// `navigator.globalPrivacyControl`, read defensively: many browsers do not
-/// have it at all (`None`, recorded as no signal rather than as `false`).
-fn gpc_signal() -> Option<bool> {
-    let w = web_sys::window()?;
-    js_sys::Reflect::get(&w.navigator(), &JsValue::from_str("globalPrivacyControl"))
-        .ok()
-        .and_then(|v| v.as_bool())
 }

@@ -32,7 +32,7 @@ fn buttons(scope: &Element) -> Vec<(String, String)> {
 fn a_bad_config_shows_nothing_then_a_good_one_runs_the_whole_api() {
     // A duplicate id is refused: nothing rendered, the API says it has not started.
     let bad = CONFIG.replace("\"id\": \"marketing\"", "\"id\": \"analytics\"");
-    consentry::init(JsValue::from_str(&bad), None, None);
+    consentry::init(JsValue::from_str(&bad), None, JsValue::UNDEFINED);
     assert!(shadow().is_none(), "a bad config must not render anything");
     assert!(consentry::get_consent().is_null());
 
@@ -42,7 +42,9 @@ fn a_bad_config_shows_nothing_then_a_good_one_runs_the_whole_api() {
         "plan, ids, first",
         "(window.applied = window.applied || []).push([ids, first, JSON.parse(plan).gtag.analytics_storage])",
     );
-    consentry::init(JsValue::from_str(CONFIG), None, Some(apply));
+    let core = js_sys::Object::new();
+    js_sys::Reflect::set(&core, &"apply".into(), &apply).expect("apply");
+    consentry::init(JsValue::from_str(CONFIG), None, core.into());
     let b = banner().expect("the banner is shown when there is no stored choice");
     let labels = buttons(&b);
     let names: Vec<&str> = labels.iter().map(|(t, _)| t.as_str()).collect();

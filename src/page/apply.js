@@ -9,7 +9,8 @@
 // - Gated content (rule 3): `<script type="text/plain" data-category>`,
 //   `<iframe data-category data-src>` embeds, `<img data-category
 //   data-src>` pixels and `<link data-category data-href>` run or load once
-//   their category is granted; `data-category="!id"` once it is refused.
+//   their category is granted (or, with `data-service`, that service:
+//   consent per service); `data-category="!id"` once it is refused.
 //   Nothing runs before a choice. A blocked embed's placeholder is the
 //   wasm's (src/ui/view.js).
 // - Content inserted after load (by a tag manager, a single-page app, a CMS
@@ -26,8 +27,11 @@ var GATED_FRAMES = 'iframe[data-category][data-src]';
 var allowedNow = null;
 var watcher = null;
 
-function allows(on, category) {
-  return category.charAt(0) === '!' ? on.indexOf(category.slice(1)) < 0 : on.indexOf(category) >= 0;
+// What `el` needs: its `data-service` (consent per service), else its
+// `data-category`; `!id` for "once refused".
+function allows(on, el) {
+  var need = el.getAttribute('data-service') || el.getAttribute('data-category');
+  return need.charAt(0) === '!' ? on.indexOf(need.slice(1)) < 0 : on.indexOf(need) >= 0;
 }
 
 // An http(s) URL, a path, or `./` and `../`: what `is_http_url` in
@@ -72,7 +76,7 @@ export function releaseGated(ids) {
   var on = allowedNow ? allowedNow.split(',') : [];
   // Collected first: running one script may add or remove others.
   var due = [].filter.call(document.querySelectorAll(GATED), function (el) {
-    return allows(on, el.getAttribute('data-category'));
+    return allows(on, el);
   });
   due.forEach(function (el) {
     if (el.localName === 'script') runScript(el);
@@ -89,7 +93,7 @@ function holds(node, selector) {
 export function blockedFrames(ids) {
   var on = ids ? ids.split(',') : [];
   return [].some.call(document.querySelectorAll(GATED_FRAMES), function (f) {
-    return ids === null || !allows(on, f.getAttribute('data-category'));
+    return ids === null || !allows(on, f);
   });
 }
 

@@ -27,12 +27,6 @@ pub fn load_state() -> Option<ConsentState> {
     })
 }
 
-fn is_https() -> bool {
-    web_sys::window()
-        .and_then(|w| w.location().protocol().ok())
-        .is_some_and(|p| p == "https:")
-}
-
 pub fn save_state(config: &Config, state: &ConsentState, now: u64) {
     let mut line = String::from(COOKIE_NAME);
     line.push('=');
@@ -47,7 +41,7 @@ pub fn save_state(config: &Config, state: &ConsentState, now: u64) {
     line.push_str(";max-age=");
     push_num(&mut line, state.expires_at.saturating_sub(now));
     line.push_str(";samesite=lax");
-    if is_https() {
+    if crate::page::signals::page_facts().https {
         line.push_str(";secure");
     }
     write(&line);
@@ -91,13 +85,9 @@ pub fn clear_categories(config: &Config, categories: &[String]) {
     if names.is_empty() {
         return;
     }
-    let Some(location) = web_sys::window().map(|w| w.location()) else {
-        return;
-    };
-    let host = location.hostname().unwrap_or_default();
-    let path = location.pathname().unwrap_or_default();
-    let domains = domain_variants(&host);
-    let paths = path_variants(&path);
+    let page = crate::page::signals::page_facts();
+    let domains = domain_variants(&page.host);
+    let paths = path_variants(&page.path);
     for name in names {
         for d in &domains {
             for p in &paths {

@@ -15,7 +15,6 @@
 use std::cell::OnceCell;
 use std::rc::Rc;
 
-use gloo_events::EventListener;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
@@ -29,6 +28,9 @@ use crate::proof::{self, PublicKey};
 
 #[wasm_bindgen(module = "/src/page/io.js")]
 extern "C" {
+    fn later(callback: &JsValue, ms: i32);
+    #[wasm_bindgen(js_name = onOnline)]
+    fn on_online(callback: &JsValue);
     #[wasm_bindgen(js_name = recordGet)]
     pub(crate) fn record_get(key: &str) -> Option<String>;
     #[wasm_bindgen(js_name = recordPut)]
@@ -99,13 +101,11 @@ pub struct Receipts {
     /// The thumbprint of the visitor's key, once the courier has it: forms
     /// send it beside the receipt id.
     subject: Rc<OnceCell<String>>,
-    _online: EventListener,
 }
 
 impl Receipts {
     pub fn start(site: &str, endpoint: &str, notice: String, previous: &str) -> Receipts {
-        let window = web_sys::window().expect_throw("unreachable: the widget runs in a window");
-        let origin = window.location().origin().unwrap_or_default();
+        let origin = crate::page::signals::page_facts().origin;
         let endpoint = &outbox::absolute_endpoint(endpoint, &origin);
         let (tx, rx) = mailbox::channel();
         let subject = Rc::new(OnceCell::new());
@@ -123,12 +123,13 @@ impl Receipts {
         };
         spawn_local(courier.run(rx));
         let online = tx.clone();
+        // A receipt waiting for the network goes as soon as it is back.
+        on_online(&Closure::<dyn FnMut()>::new(move || online.send(Msg::Wake)).into_js_value());
         Receipts {
             site: site.to_owned(),
             endpoint: endpoint.to_owned(),
             notice,
             previous: previous.to_owned(),
-            _online: EventListener::new(&window, "online", move |_| online.send(Msg::Wake)),
             courier: tx,
             subject,
         }
@@ -584,11 +585,6 @@ impl Courier {
         let tx = self.tx.clone();
         let callback = Closure::once_into_js(move || tx.send(Msg::Wake));
         let delay = at.saturating_sub(now()).min(i32::MAX as u64) as i32;
-        if let Some(w) = web_sys::window() {
-            let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(
-                callback.unchecked_ref(),
-                delay,
-            );
-        }
+        later(&callback, delay);
     }
 }

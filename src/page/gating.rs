@@ -13,12 +13,20 @@ use crate::config::id_list;
 use crate::consent::ConsentState;
 use crate::page::signals::log_error;
 
-/// The core's `apply(plan, ids, first)`; `None` when the module runs
-/// without the core (its own tests, a page that imports the glue itself).
-#[derive(Clone)]
-pub struct Apply(pub Option<js_sys::Function>);
+#[wasm_bindgen(module = "/src/page/io.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = tellCore)]
+    fn tell_core(core: &JsValue, plan: &str, ids: Option<&str>, first: bool) -> bool;
+}
 
-impl Apply {
+/// What the loader's core hands the wasm at `init`: its `apply(plan, ids,
+/// first)`, and the shell CSS and icon the view draws with. Undefined when
+/// the module runs without the core (its own tests, a page that imports the
+/// glue itself): then nothing is released and no vendor told.
+#[derive(Clone)]
+pub struct Core(pub JsValue);
+
+impl Core {
     /// Tells Google Consent Mode and the Microsoft tags the consent of
     /// `state` (`plan`: `Config::vendors`, empty when none is on) and runs
     /// and loads every gated element it allows (none before a choice).
@@ -27,20 +35,9 @@ impl Apply {
     /// held: an inline script runs the moment it is inserted, and may call
     /// `window.consentry`.
     pub fn tell(&self, plan: &str, state: Option<&ConsentState>, first: bool) {
-        let Some(f) = &self.0 else { return };
-        let ids = match state {
-            Some(s) => JsValue::from_str(&id_list(&s.granted)),
-            None => JsValue::NULL,
-        };
-        let plan = JsValue::from_str(plan);
-        if f.call3(&JsValue::NULL, &plan, &ids, &JsValue::from_bool(first))
-            .is_err()
-        {
-            // A vendor function of the page threw: its call failed, the
-            // choice stands.
-            log_error(
-                "consentry: the page's gtag, uetq or clarity threw while it was told the choice",
-            );
+        let ids = state.map(|s| id_list(&s.granted));
+        if !tell_core(&self.0, plan, ids.as_deref(), first) {
+            log_error("consentry: the page could not be changed for the choice (the loader's apply threw)");
         }
     }
 }

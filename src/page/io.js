@@ -302,6 +302,19 @@ export function setCookie(line) {
   }
 }
 
+// --- The loader's core ----------------------------------------
+
+// Sends a decision to the core's `apply` (src/page/gating.rs): false when it
+// threw (it reports a vendor function of the page that throws itself).
+export function tellCore(core, plan, ids, first) {
+  try {
+    if (core) core.apply(plan, ids === undefined ? null : ids, first);
+    return true;
+  } catch (e) {
+    return false;
+  }
+}
+
 // --- What the site hears ----------------------------------------
 
 // What the site hears: `consentry:*` events on `window` and the callbacks
@@ -342,6 +355,34 @@ export function announce(event, json, change) {
       console.error("consentry: an on('change') callback threw:", e);
     }
   }
+}
+
+// What the wasm reads of the page, in one call (each browser call made from
+// Rust is an import with its own glue): origin, path, host, protocol, user
+// agent and Global Privacy Control (`true`, `false`, or '' when the browser
+// has none), one per line (src/page/signals.rs `PageFacts`).
+export function pageFacts() {
+  const gpc = navigator.globalPrivacyControl;
+  return [location.origin, location.pathname, location.hostname, location.protocol, navigator.userAgent,
+    typeof gpc === 'boolean' ? gpc : ''].join('\n');
+}
+
+// 16 bytes of `crypto.getRandomValues` (which, unlike `randomUUID`, also
+// works on plain-http pages) as 32 hex digits; '' without it.
+export function randomHex() {
+  try {
+    return [...crypto.getRandomValues(new Uint8Array(16))].map((b) => (b + 256).toString(16).slice(1)).join('');
+  } catch (e) {
+    return '';
+  }
+}
+
+export function later(callback, ms) {
+  setTimeout(callback, ms);
+}
+
+export function onOnline(callback) {
+  addEventListener('online', () => callback());
 }
 
 // The page's languages, best first (src/language.rs picks among them):

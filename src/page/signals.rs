@@ -19,6 +19,44 @@ extern "C" {
     pub fn announce(name: &str, json: &str, change: bool);
     #[wasm_bindgen(js_name = pageLanguages)]
     fn page_languages_joined() -> String;
+    #[wasm_bindgen(js_name = pageFacts)]
+    fn page_facts_joined() -> String;
+    #[wasm_bindgen(js_name = randomHex)]
+    fn random_hex() -> String;
+}
+
+/// What the widget reads of the page (`io.js` `pageFacts`).
+pub struct PageFacts {
+    pub origin: String,
+    pub path: String,
+    pub host: String,
+    pub https: bool,
+    pub user_agent: String,
+    /// `navigator.globalPrivacyControl`: `None` when the browser has none
+    /// (recorded as no signal rather than as `false`).
+    pub gpc: Option<bool>,
+}
+
+pub fn page_facts() -> PageFacts {
+    let text = page_facts_joined();
+    let mut lines = crate::config::pieces(&text, b'\n');
+    let mut next = || lines.next().unwrap_or_default().to_owned();
+    let (origin, path, host) = (next(), next(), next());
+    let https = next() == "https:";
+    let user_agent = next();
+    let gpc = match next().as_str() {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => None,
+    };
+    PageFacts {
+        origin,
+        path,
+        host,
+        https,
+        user_agent,
+        gpc,
+    }
 }
 
 /// `<html lang>`, then `navigator.languages`: what `language::pick` reads.
@@ -81,33 +119,27 @@ pub fn consent_object(state: Option<&ConsentState>) -> JsValue {
     detail(&consent_json(state, None))
 }
 
-/// 16 bytes from the browser's CSPRNG (`crypto.getRandomValues`, which,
-/// unlike `randomUUID`, also works on plain-http pages); `None` without it,
-/// never zeros.
+/// 16 bytes from the browser's CSPRNG (`crypto.getRandomValues`); `None`
+/// without it, never zeros.
 pub fn random_bytes() -> Option<[u8; 16]> {
+    let hex = random_hex();
+    let digits = hex.as_bytes();
+    if digits.len() != 32 {
+        return None;
+    }
     let mut bytes = [0u8; 16];
-    let crypto = web_sys::window()?.crypto().ok()?;
-    crypto.get_random_values_with_u8_array(&mut bytes).ok()?;
+    for (i, pair) in digits.chunks(2).enumerate() {
+        let nibble = |d: u8| (d as char).to_digit(16).unwrap_or(0) as u8;
+        bytes[i % 16] = nibble(pair[0]) << 4 | nibble(pair[pair.len() - 1]);
+    }
     Some(bytes)
 }
 
 /// The page a receipt records (origin and path, never the query or the
 /// fragment) and the user agent.
 pub fn page_context() -> (String, String) {
-    let window = web_sys::window();
-    let location = window.as_ref().map(|w| w.location());
-    let origin = location
-        .as_ref()
-        .and_then(|l| l.origin().ok())
-        .unwrap_or_default();
-    let path = location
-        .as_ref()
-        .and_then(|l| l.pathname().ok())
-        .unwrap_or_default();
-    let ua = window
-        .and_then(|w| w.navigator().user_agent().ok())
-        .unwrap_or_default();
-    (crate::config::concat(&[&origin, &path]), ua)
+    let f = page_facts();
+    (crate::config::concat(&[&f.origin, &f.path]), f.user_agent)
 }
 
 pub fn now_s() -> u64 {

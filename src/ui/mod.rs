@@ -15,16 +15,15 @@ use crate::config::{id_list, Config};
 use crate::outbox::Latest;
 use crate::Command;
 
-/// `shell.css` is what the shadow root always needs (the palette and the
-/// reopen button); the loader's core, which draws the reopen button on a
-/// returning visitor's page without the wasm, carries the same file, and the
-/// same icon.
-const STYLE: &str = concat!(include_str!("shell.css"), include_str!("style.css"));
-const ICON: &str = include_str!("reopen.svg");
+/// The banner's and the dialog's style. `shell.css` (the palette and the
+/// reopen button) and `reopen.svg` are the loader's core's, which draws the
+/// reopen button on a returning visitor's page without the wasm: it hands
+/// them to the view (`init`'s `core`), so a first visit fetches them once.
+const STYLE: &str = include_str!("style.css");
 
 #[wasm_bindgen(module = "/src/ui/view.js")]
 extern "C" {
-    fn mount(model: &str, css: &str, icon: &str, command: &js_sys::Function) -> String;
+    fn mount(model: &str, css: &str, core: &JsValue, command: &js_sys::Function) -> String;
     fn retext(model: &str) -> bool;
     #[wasm_bindgen(js_name = showBanner)]
     fn show_banner(gpc: bool);
@@ -56,14 +55,14 @@ pub struct View {
 }
 
 impl View {
-    pub fn mount(config: &Config) -> Result<View, String> {
+    pub fn mount(config: &Config, core: &JsValue) -> Result<View, String> {
         let commands = Closure::<dyn FnMut(String, String)>::new(on_command);
         let mut css = String::from(STYLE);
         css.push_str(&checked::theme_css(config));
         let failed = mount(
             &checked::view_model(config),
             &css,
-            ICON,
+            core,
             commands.as_ref().unchecked_ref(),
         );
         if !failed.is_empty() {

@@ -63,17 +63,19 @@ function actions(list) {
 
 // Puts the widget's host on the page: `modelJson` is what the checked
 // config gives the view (src/checked.rs `view_model`), `css` the widget's
-// style with the site's colours, `icon` the reopen button's SVG, `command`
+// style with the site's colours, `core` what the loader's core hands the
+// wasm (`shell`: the CSS the shadow root always needs, `icon`: the reopen
+// button's SVG, both the core's own for its reopen button), `command`
 // the wasm's handler. Returns what went wrong, or ''.
-export function mount(modelJson, css, icon, command) {
+export function mount(modelJson, css, core, command) {
   if (!document.body) return 'the page has no <body> yet; load consentry.js with `defer`';
   model = JSON.parse(modelJson);
-  model.icon = icon;
+  model.icon = (core && core.icon) || '';
   send = command;
   host = el('div', { id: 'consentry-root', 'data-nosnippet': '' });
   speak();
   root = host.attachShadow({ mode: 'open' });
-  root.append(el('style', {}, css));
+  root.append(el('style', {}, ((core && core.shell) || '') + css));
   document.body.append(host);
   document.addEventListener('click', (e) => {
     const t = e.target;
@@ -214,7 +216,13 @@ export function openPreferences(granted, receipt, issuedAt, receiptGranted, rece
   close.setAttribute('aria-label', t.close);
   card.append(close, el('h2', { id: 'cs-prefs-title' }, t.preferencesTitle), withPolicy('cs-prefs-desc', t.preferencesDescription));
   if (gpc) card.append(el('p', { class: 'gpc' }, t.gpcHonoured));
-  for (const c of model.categories) card.append(category(c, c.necessary || on.includes(c.id)));
+  // A service's toggle sits under its category's (consent per service).
+  const sections = {};
+  for (const c of model.categories) {
+    const s = category(c, c.necessary || on.includes(c.id));
+    if (c.service_of) sections[c.service_of].append(s);
+    else card.append((sections[c.id] = s));
+  }
   if (receipt) {
     const allowed = model.categories.filter((c) => receiptGranted.split(',').includes(c.id)).map((c) => c.title);
     const summary = fill(t.receiptSummary, { id: receipt, date: issuedAt.slice(0, 10), allowed: allowed.join(', ') });
@@ -235,17 +243,37 @@ export function openPreferences(granted, receipt, issuedAt, receiptGranted, rece
     ['btn secondary', t.save, 'save', selection],
   ]));
   card.addEventListener('keydown', keydown);
+  card.addEventListener('change', (e) => {
+    const box = e.target;
+    const of = box.getAttribute('data-service-of');
+    // A category's toggle sets all its services; theirs make it on, off
+    // or mixed.
+    if (!of) for (const s of services(box.getAttribute('data-category'))) s.checked = box.checked;
+    mixed(of || box.getAttribute('data-category'));
+  });
   dialog.append(card);
   root.append(dialog);
+  for (const id in sections) mixed(id);
   close.focus();
+}
+
+const services = (id) => dialog.querySelectorAll('input[data-service-of="' + id + '"]');
+
+function mixed(id) {
+  const boxes = [...services(id)];
+  const on = boxes.filter((b) => b.checked).length;
+  const box = dialog.querySelector('#cs-cat-' + id);
+  if (!boxes.length || box.disabled) return;
+  box.checked = on === boxes.length;
+  box.indeterminate = on > 0 && on < boxes.length;
 }
 
 function category(c, granted) {
   const id = 'cs-cat-' + c.id;
-  const section = el('section', { class: 'cat' });
+  const section = el('section', { class: c.service_of ? 'cat service' : 'cat' });
   const head = el('div', { class: 'cat-head' });
   const label = el('label', { for: id });
-  const input = el('input', { type: 'checkbox', id, 'data-category': c.id });
+  const input = el('input', { type: 'checkbox', id, 'data-category': c.id, 'data-service-of': c.service_of });
   if (c.description) input.setAttribute('aria-describedby', id + '-desc');
   input.checked = granted;
   input.disabled = c.necessary;
@@ -254,6 +282,7 @@ function category(c, granted) {
   if (c.necessary) head.append(el('span', { class: 'always' }, model.texts.alwaysOn));
   section.append(head);
   if (c.description) section.append(el('p', { id: id + '-desc' }, c.description));
+  if (c.provider) section.append(el('p', {}, model.texts.cookieProvider + ': ' + c.provider));
   if (c.cookies.length) section.append(cookieTable(c));
   return section;
 }
@@ -275,7 +304,8 @@ function cookieTable(c) {
   return table;
 }
 
-// The optional categories whose toggles are on, joined by ','.
+// The optional categories and services whose toggles are on, joined by ','
+// (a mixed category's own is off).
 function selection() {
   return [...dialog.querySelectorAll('input[data-category]')]
     .filter((i) => i.checked && !i.disabled)
@@ -316,14 +346,15 @@ export function closePreferences(refocus) {
 
 // Blocked embeds (rule 3): `<iframe data-category=… data-src=…>` stays
 // empty behind a placeholder that names its provider and category, with a
-// button that grants that category; once `granted` (ids joined by ',') has
+// button that grants that category (or the service its `data-service`
+// names, consent per service); once `granted` (ids joined by ',') has
 // it, its placeholder goes and the loader's core loads it
 // (src/page/apply.js).
 const holders = new Map();
 export function syncFrames(granted) {
   const on = granted ? granted.split(',') : [];
   for (const frame of document.querySelectorAll('iframe[data-category][data-src]')) {
-    const cat = frame.getAttribute('data-category');
+    const cat = frame.getAttribute('data-service') || frame.getAttribute('data-category');
     if (on.includes(cat)) {
       frame.removeAttribute('hidden');
       holders.get(frame)?.remove();
@@ -350,10 +381,11 @@ function hostOf(src) {
 
 function placeholder(frame, cat) {
   const t = model.texts;
-  // Without a `data-provider`, the host the frame would load from names it:
-  // a name in any language, where a fallback phrase would be English.
-  const provider = frame.getAttribute('data-provider') ?? hostOf(frame.getAttribute('data-src'));
   const c = model.categories.find((c) => c.id === cat);
+  // Without a `data-provider`, the service's provider or the host the frame
+  // would load from names it: a name in any language, where a fallback
+  // phrase would be English.
+  const provider = frame.getAttribute('data-provider') ?? c?.provider ?? hostOf(frame.getAttribute('data-src'));
   let style = 'display:flex;flex-direction:column;align-items:center;justify-content:center;gap:12px;padding:16px;'
     + 'box-sizing:border-box;max-width:100%;text-align:center;background:#f3f4f6;color:#1f2937;'
     + 'border:1px solid #d1d5db;border-radius:8px;font:15px/1.5 system-ui,sans-serif';

@@ -188,6 +188,20 @@ test('advanced mode: from the second view on, the loader says the default before
   assert.deepEqual(widgetErrors(p.consoleErrors), []);
 });
 
+test('a page whose gtag throws still gets its gated content released, and the error named', T, async (t) => {
+  const config = withMicrosoft();
+  config.microsoft = undefined;
+  const own = "<script>window.gtag = function () { throw new Error('broken gtag'); };</script>";
+  const p = await vendorPage(t, { config, head: own });
+  await p.page.goto(BASE + PAGE);
+  await banner(p.page).getByRole('button', { name: 'Accept all', exact: true }).click();
+  await waitInPage(p.page, () => (window.dataLayer || []).length >= 2);
+  assert.deepEqual(gtagCalls(await told(p.page)), GOOGLE_TAG, 'the gated Google tag ran');
+  const errors = widgetErrors(p.consoleErrors);
+  assert.equal(errors.length, 2, errors.join('\n'));
+  assert.ok(errors.every((e) => /gtag, uetq or clarity threw while told the choice: broken gtag/.test(e)), errors.join('\n'));
+});
+
 test('a bad consentMode is one console error naming the field, and nothing runs', T, async (t) => {
   const config = withMicrosoft();
   config.consentMode = { map: { analytics_storage: ['stats'] } };
