@@ -418,6 +418,15 @@ fn npm_package(out: &Path) -> Result {
     }
     // The module with the same core as the classic loader.
     fs::write(npm.join("index.js"), with_core("pkg-config/index.js")?)?;
+    // The config's TypeScript type, made from the schema (one source): a
+    // config the schema refuses does not compile (tests/e2e/npm.test.mjs).
+    run(Command::new("node_modules/.bin/json2ts")
+        .args(["-i", "pkg-config/consentry.schema.json", "-o"])
+        .arg(npm.join("config.d.ts"))
+        .args([
+            "--bannerComment",
+            "// Made by `cargo xtask dist` from consentry.schema.json: do not edit.",
+        ]))?;
     Ok(())
 }
 
