@@ -191,11 +191,13 @@ function expose(own, publish) {
     getConsent: function () { return widget && !starting ? widget.getConsent() : own ? own.consent() : null; },
     isGranted: function (id) { return widget && !starting ? widget.isGranted(id) : own ? own.isGranted(id) : false; },
     // Whether `id` is a service (of `category`, when given) that may run
-    // now: the checked config's services (src/checked.rs) and isGranted.
+    // now: the page's config names it, and isGranted (false for a config
+    // the wasm refused).
     acceptedService: function (id, category) {
-      var view = checkedView(configText) || {};
-      var of = view.services && view.services[id];
-      return !!of && (category === undefined || of === category) && api.isGranted(id);
+      var of = (safe(function () { return JSON.parse(configText).categories; }) || []).filter(function (c) {
+        return (c.services || []).some(function (s) { return s.id === id; });
+      })[0];
+      return !!of && (category === undefined || of.id === category) && api.isGranted(id);
     },
     on: function (event, callback) {
       if (starting) {

@@ -13,8 +13,7 @@
 //!   "journal":"consentry:entry:","migrated":"consentry:migrated"}}
 //! ```
 //!
-//! `services` (absent when the config has none) names each service's
-//! category, for `acceptedService`. `vendors` (absent when no vendor is told) is `vendors::plan`, what the
+//! `vendors` (absent when no vendor is told) is `vendors::plan`, what the
 //! core tells Google Consent Mode and the Microsoft tags before it releases
 //! anything. `reopen` is absent when the site turned the button off; `receipts` says
 //! whether the config has an `endpoint`; `journal` and `migrated` name the
@@ -39,12 +38,6 @@ pub fn record(text: &str, config: &Config, journal: &str, migrated: &str) -> Str
     for c in config.categories.iter().filter(|c| c.necessary) {
         necessary.push(Json::str(&c.id));
     }
-    let mut services = Vec::new();
-    for c in &config.categories {
-        if let Some(of) = &c.service_of {
-            services.push((c.id.clone(), Json::str(of)));
-        }
-    }
     let view = Json::object(vec![
         ("revision", Some(Json::int(config.revision as u64))),
         ("necessary", Some(Json::Arr(necessary))),
@@ -68,10 +61,6 @@ pub fn record(text: &str, config: &Config, journal: &str, migrated: &str) -> Str
         ("receipts", Some(Json::Bool(config.endpoint.is_some()))),
         ("journal", Some(Json::str(journal))),
         ("migrated", Some(Json::str(migrated))),
-        (
-            "services",
-            (!services.is_empty()).then_some(Json::Obj(services)),
-        ),
         (
             "vendors",
             config

@@ -38,8 +38,8 @@
 //! loader and the npm module) answers `getConsent`, `isGranted` and `on`
 //! itself and loads this module for anything else (`init`'s `adopt`). One
 //! call is the core's alone, on every page: `acceptedService(id[,
-//! category])`, `isGranted(id)` of a service the checked config names
-//! (`checked`'s `services`), of that category when one is given.
+//! category])`, `isGranted(id)` of a service the page's config names, of
+//! that category when one is given.
 
 pub mod checked;
 pub mod config;
