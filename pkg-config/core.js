@@ -150,6 +150,9 @@ var widget = null;
 var api = null;
 // The config text this page started with.
 var configText = null;
+// `consentry:ready`'s detail once it has been said on this page.
+var readyDetail;
+addEventListener('consentry:ready', function (e) { readyDetail = e.detail; });
 // The wasm's start while it waits for the texts of the page's language
 // (it waits for none in English): calls wait for it.
 var starting = null;
@@ -194,12 +197,29 @@ function expose(own, publish) {
     // now: the page's config names it, and isGranted (false for a config
     // the wasm refused).
     acceptedService: function (id, category) {
-      var of = (safe(function () { return JSON.parse(configText).categories; }) || []).filter(function (c) {
+      var of = categories().filter(function (c) {
         return (c.services || []).some(function (s) { return s.id === id; });
       })[0];
       return !!of && (category === undefined || of.id === category) && api.isGranted(id);
     },
+    // Nothing to hide where the core alone runs the page.
+    hide: function () { if (widget) return call('hide')(); },
+    hidePreferences: function () { if (widget) return call('hidePreferences')(); },
+    validConsent: function () { return api.getConsent() !== null; },
+    // The config the page started with, read-only (the wasm checked it).
+    getConfig: function () { return frozen(JSON.parse(configText)); },
+    getUserPreferences: userPreferences,
+    eraseCookies: eraseNamedCookies,
+    loadScript: loadNoncedScript,
     on: function (event, callback) {
+      // `ready` (also when it has been said already) and `form` are the
+      // window events' details.
+      if (event === 'ready' || event === 'form') {
+        var f = function (e) { callback(e.detail); };
+        if (event === 'ready' && readyDetail !== undefined) Promise.resolve(readyDetail).then(callback);
+        else addEventListener('consentry:' + event, f);
+        return function () { removeEventListener('consentry:' + event, f); };
+      }
       if (starting) {
         var off = null;
         var gone = false;
@@ -220,6 +240,66 @@ function expose(own, publish) {
     reset: call('reset')
   };
   publish(api);
+}
+
+function categories() {
+  return safe(function () { return JSON.parse(configText).categories; }) || [];
+}
+
+function frozen(o) {
+  Object.keys(o).forEach(function (k) { if (o[k] && typeof o[k] === 'object') frozen(o[k]); });
+  return Object.freeze(o);
+}
+
+// The visitor's choice as vanilla-cookieconsent's getUserPreferences names
+// it: services by category; before a choice nothing is accepted and
+// `acceptType` is null.
+function userPreferences() {
+  var consent = api.getConsent();
+  var on = consent ? consent.categories : [];
+  var out = { acceptType: null, acceptedCategories: [], rejectedCategories: [], acceptedServices: {}, rejectedServices: {} };
+  var some = false;
+  categories().forEach(function (c) {
+    var yes = function (id) { return c.necessary || on.indexOf(id) >= 0; };
+    (yes(c.id) ? out.acceptedCategories : out.rejectedCategories).push(c.id);
+    out.acceptedServices[c.id] = [];
+    out.rejectedServices[c.id] = [];
+    (c.services || []).forEach(function (s) {
+      some = some || (!c.necessary && yes(s.id));
+      (yes(s.id) ? out.acceptedServices : out.rejectedServices)[c.id].push(s.id);
+    });
+    some = some || (!c.necessary && yes(c.id));
+  });
+  if (consent) out.acceptType = !out.rejectedCategories.length ? 'all' : some ? 'custom' : 'necessary';
+  return out;
+}
+
+// Deletes the cookies named (an array of names, one name, or a RegExp) at
+// `path` (default '/') and `domain` (default: host-only).
+function eraseNamedCookies(names, path, domain) {
+  var match = names instanceof RegExp ? function (n) { return names.test(n); }
+    : function (n) { return [].concat(names).indexOf(n) >= 0; };
+  (safe(function () { return document.cookie.split(';'); }) || []).forEach(function (pair) {
+    var name = pair.split('=')[0].trim();
+    if (name && match(name)) {
+      document.cookie = name + '=;max-age=0;path=' + (path || '/') + (domain ? ';domain=' + domain : '');
+    }
+  });
+}
+
+// Loads a script (resolves on load, rejects on error), with the nonce of
+// the page's own scripts under a CSP that asks for one.
+function loadNoncedScript(src, attributes) {
+  return new Promise(function (resolve, reject) {
+    var s = document.createElement('script');
+    Object.keys(attributes || {}).forEach(function (k) { s.setAttribute(k, attributes[k]); });
+    var withNonce = document.querySelector('script[nonce]');
+    if (withNonce) s.nonce = withNonce.nonce;
+    s.onload = function () { resolve(); };
+    s.onerror = function () { reject(new Error('consentry: loadScript could not load ' + src)); };
+    s.src = src;
+    document.head.appendChild(s);
+  });
 }
 
 // A returning visitor's page, run without the wasm until it is asked for.

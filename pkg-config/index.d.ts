@@ -33,7 +33,8 @@ export interface ConsentChange extends Consent {
 
 /** What the `consentry:form` event gets when a form's data is sent. */
 export interface FormConsent {
-  form: HTMLFormElement;
+  /** The config's selector of the form. */
+  form: string;
   purposes: { id: string; granted: boolean }[];
   receiptId: string;
 }
@@ -61,6 +62,32 @@ export interface ConsentryApi {
   on(event: 'change', callback: (detail: ConsentChange) => void): () => void;
   /** Forgets the choice and asks again. */
   reset(): void;
+  /** Hides the banner without a choice (no consent; `show()` brings it back). */
+  hide(): void;
+  /** Closes the preferences dialog without a choice. */
+  hidePreferences(): void;
+  /** Whether the visitor has a current choice. */
+  validConsent(): boolean;
+  /** The config the page started with, read-only. */
+  getConfig(): Readonly<ConsentryConfig>;
+  /** The choice as vanilla-cookieconsent names it; `acceptType` is null before a choice. */
+  getUserPreferences(): UserPreferences;
+  /** Deletes the cookies named (or matching) at `path` (default '/') and `domain` (default host-only). */
+  eraseCookies(names: string | string[] | RegExp, path?: string, domain?: string): void;
+  /** Loads a script with the page's CSP nonce; resolves once it ran. */
+  loadScript(src: string, attributes?: Record<string, string>): Promise<void>;
+  /** `ready` (said once per page; a late subscriber still hears it) and `form`: the window events' details. */
+  on(event: 'ready', callback: (detail: Consent | null) => void): () => void;
+  on(event: 'form', callback: (detail: FormConsent) => void): () => void;
+}
+
+export interface UserPreferences {
+  acceptType: 'all' | 'necessary' | 'custom' | null;
+  acceptedCategories: string[];
+  rejectedCategories: string[];
+  /** Service ids by category id. */
+  acceptedServices: Record<string, string[]>;
+  rejectedServices: Record<string, string[]>;
 }
 
 /**
@@ -79,6 +106,13 @@ export const isGranted: ConsentryApi['isGranted'];
 export const acceptedService: ConsentryApi['acceptedService'];
 export const on: ConsentryApi['on'];
 export const reset: ConsentryApi['reset'];
+export const hide: ConsentryApi['hide'];
+export const hidePreferences: ConsentryApi['hidePreferences'];
+export const validConsent: ConsentryApi['validConsent'];
+export const getConfig: ConsentryApi['getConfig'];
+export const getUserPreferences: ConsentryApi['getUserPreferences'];
+export const eraseCookies: ConsentryApi['eraseCookies'];
+export const loadScript: ConsentryApi['loadScript'];
 
 declare global {
   interface Window {

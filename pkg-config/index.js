@@ -66,6 +66,13 @@ export const getConsent = ready('getConsent');
 export const isGranted = (id) => (published ? published.isGranted(id) : false);
 export const acceptedService = (id, category) => (published ? published.acceptedService(id, category) : false);
 export const reset = ready('reset');
+export const hide = ready('hide');
+export const hidePreferences = ready('hidePreferences');
+export const validConsent = () => (published ? published.validConsent() : false);
+export const getConfig = ready('getConfig');
+export const getUserPreferences = ready('getUserPreferences');
+export const eraseCookies = ready('eraseCookies');
+export const loadScript = ready('loadScript');
 
 /** Calls callback(detail) on every change; returns a function that unsubscribes. */
 export function on(event, callback) {

@@ -433,6 +433,19 @@ mod web {
         with_widget(|w| w.show_banner());
     }
 
+    /// Hides the banner without a choice (which is no consent: nothing is
+    /// granted, and `show()` brings it back).
+    #[wasm_bindgen]
+    pub fn hide() {
+        with_widget(|w| w.hide_banner());
+    }
+
+    /// Closes the preferences dialog without a choice.
+    #[wasm_bindgen(js_name = hidePreferences)]
+    pub fn hide_preferences() {
+        with_widget(|w| w.close_preferences());
+    }
+
     /// Opens the preferences dialog.
     #[wasm_bindgen(js_name = showPreferences)]
     pub fn show_preferences() {

@@ -145,6 +145,10 @@ impl Widget {
         self.view.show_banner(self.gpc_honoured());
     }
 
+    pub fn hide_banner(&self) {
+        self.view.hide_banner();
+    }
+
     pub fn open_preferences(&self) {
         let granted = self.state.as_ref().map_or(&[][..], |s| &s.granted[..]);
         let latest = self.receipts.as_ref().and_then(Receipts::latest);

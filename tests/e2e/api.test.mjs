@@ -19,7 +19,9 @@ test('consentry:ready fires once and getConsent() is null before any choice', T,
   assert.equal(await page.evaluate(() => window.consentry.getConsent()), null);
   assert.equal(await page.evaluate(() => window.consentry.isGranted('analytics')), false);
   const api = await page.evaluate(() =>
-    ['show', 'showPreferences', 'acceptAll', 'rejectAll', 'acceptCategories', 'getConsent', 'isGranted', 'on', 'reset']
+    ['show', 'showPreferences', 'acceptAll', 'rejectAll', 'acceptCategories', 'getConsent', 'isGranted', 'on', 'reset',
+      'setLanguage', 'acceptedService', 'hide', 'hidePreferences', 'validConsent', 'getConfig', 'getUserPreferences',
+      'eraseCookies', 'loadScript']
       .filter((f) => typeof window.consentry[f] !== 'function'),
   );
   assert.deepEqual(api, [], 'every documented function exists');
@@ -118,4 +120,85 @@ test('every choice is identified by a receipt id, in the cookie and in getConsen
   const next = await consentCookie(context);
   assert.match(next.id ?? '', UUID);
   assert.notEqual(next.id, first, 'a withdrawal is a new receipt');
+});
+
+test('the API vanilla-cookieconsent users know: hide, hidePreferences, validConsent, getConfig, getUserPreferences', T, async (t) => {
+  const { page } = await newPage(t);
+  await openBanner(page);
+  await waitReady(page);
+  const before = await page.evaluate(() => ({
+    valid: window.consentry.validConsent(),
+    prefs: window.consentry.getUserPreferences(),
+    config: window.consentry.getConfig(),
+    frozen: Object.isFrozen(window.consentry.getConfig().categories[0]),
+  }));
+  assert.equal(before.valid, false);
+  assert.deepEqual(before.prefs, {
+    acceptType: null, acceptedCategories: ['necessary'], rejectedCategories: ['analytics', 'marketing'],
+    acceptedServices: { necessary: [], analytics: [], marketing: [] },
+    rejectedServices: { necessary: [], analytics: [], marketing: [] },
+  });
+  assert.equal(before.config.id, LANDING_CONFIG.id);
+  assert.equal(before.frozen, true, 'getConfig() is read-only');
+
+  await page.evaluate(() => window.consentry.hide());
+  await banner(page).waitFor({ state: 'detached' });
+  assert.equal(await page.evaluate(() => window.consentry.validConsent()), false, 'hiding is no choice');
+  await page.evaluate(() => window.consentry.showPreferences());
+  await preferences(page).waitFor();
+  await page.evaluate(() => window.consentry.hidePreferences());
+  await preferences(page).waitFor({ state: 'detached' });
+
+  await page.evaluate(() => window.consentry.acceptCategories(['analytics']));
+  const after = await page.evaluate(() => ({ valid: window.consentry.validConsent(), prefs: window.consentry.getUserPreferences() }));
+  assert.equal(after.valid, true);
+  assert.equal(after.prefs.acceptType, 'custom');
+  assert.deepEqual(after.prefs.acceptedCategories, ['necessary', 'analytics']);
+  await page.evaluate(() => window.consentry.acceptAll());
+  assert.equal(await page.evaluate(() => window.consentry.getUserPreferences().acceptType), 'all');
+  await page.evaluate(() => window.consentry.rejectAll());
+  assert.equal(await page.evaluate(() => window.consentry.getUserPreferences().acceptType), 'necessary');
+});
+
+test('eraseCookies, loadScript, and on("ready") and on("form")', T, async (t) => {
+  const { page, context } = await newPage(t);
+  await openBanner(page);
+  await waitReady(page);
+  await page.evaluate(() => {
+    document.cookie = 'tracker_a=1;path=/';
+    document.cookie = 'tracker_b=1;path=/';
+    document.cookie = 'keep_me=1;path=/';
+    window.consentry.eraseCookies(/^tracker_/);
+  });
+  let names = (await context.cookies()).map((c) => c.name);
+  assert.ok(!names.includes('tracker_a') && !names.includes('tracker_b') && names.includes('keep_me'), names.join());
+  await page.evaluate(() => window.consentry.eraseCookies('keep_me'));
+  names = (await context.cookies()).map((c) => c.name);
+  assert.ok(!names.includes('keep_me'), names.join());
+
+  const loaded = await page.evaluate(async () => {
+    const url = URL.createObjectURL(new Blob(['window.loadedByApi = (window.loadedByApi || 0) + 1'], { type: 'text/javascript' }));
+    await window.consentry.loadScript(url, { 'data-test': 'yes' });
+    const failed = await window.consentry.loadScript('/no-such-script.js').then(() => 'loaded', (e) => e.message);
+    return { ran: window.loadedByApi, attribute: document.querySelector('script[data-test="yes"]') !== null, failed };
+  });
+  assert.deepEqual(loaded, { ran: 1, attribute: true, failed: 'consentry: loadScript could not load /no-such-script.js' });
+
+  // `ready` was said before this subscription: it still hears it, once.
+  const ready = await page.evaluate(() => new Promise((resolve) => {
+    window.consentry.on('ready', (detail) => resolve({ detail }));
+  }));
+  assert.deepEqual(ready, { detail: null });
+  await page.evaluate(() => {
+    window.forms = [];
+    window.consentry.on('form', (d) => window.forms.push(d.purposes.map((p) => p.id)));
+  });
+  const spec = LANDING_CONFIG.forms[0];
+  const form = page.locator(spec.selector);
+  await form.locator('.consentry-form-consent').waitFor();
+  await form.getByRole('textbox', { name: 'Email address' }).fill('reader@example.com');
+  await form.getByRole('checkbox', { name: spec.purposes[0].label, exact: true }).check();
+  await form.getByRole('button', { name: 'Subscribe' }).click();
+  await waitInPage(page, () => window.forms.length > 0);
+  assert.deepEqual(await page.evaluate(() => window.forms), [spec.purposes.map((p) => p.id)]);
 });

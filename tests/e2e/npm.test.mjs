@@ -41,6 +41,7 @@ const tsc = (name) => spawnSync(TSC, ['-p', `tsconfig.${name}.json`], { cwd: pro
 test('the package type-checks a typed use of the whole API, strict, with moduleResolution "bundler"', { timeout: 90_000 }, () => {
   writeFileSync(join(project, 'usage.ts'), `
 import { init, on, getConsent, isGranted, acceptedService, acceptCategories, setLanguage, reset,
+  hide, hidePreferences, validConsent, getConfig, getUserPreferences, eraseCookies, loadScript,
   type ConsentryConfig, type ConsentChange } from 'consentry';
 
 const config: ConsentryConfig = {
@@ -67,6 +68,16 @@ acceptCategories(['marketing']);
 await setLanguage('fr');
 reset();
 window.consentry?.showPreferences();
+hide();
+hidePreferences();
+const prefs = getUserPreferences();
+const kind: 'all' | 'necessary' | 'custom' | null = prefs.acceptType;
+console.log(kind, prefs.acceptedServices['marketing']?.length, validConsent(), getConfig().id);
+eraseCookies(/^_ga/, '/');
+eraseCookies(['a', 'b']);
+await loadScript('/tag.js', { async: '' });
+on('ready', (c) => console.log(c?.categories));
+on('form', (f) => console.log(f.form, f.purposes[0]?.granted, f.receiptId));
 addEventListener('consentry:change', (e) => console.log(e.detail.method, yes));
 
 // A config the schema refuses does not compile.
@@ -78,6 +89,8 @@ await init({ id: 'a', privacyPolicyUrl: '/p', categories: [{ id: 'a', title: 'A'
 await init({ id: 'a', privacyPolicyUrl: '/p', categories: [{ id: 'a', title: 'A' }], consentMode: { mode: 'full' } });
 // @ts-expect-error on takes a callback of a change
 on('change', (n: number) => n);
+// @ts-expect-error getConfig() is read-only
+getConfig().id = 'other';
 `);
   const r = tsc('usage');
   assert.equal(r.status, 0, r.stdout + r.stderr);
