@@ -13,7 +13,7 @@
 //!   "journal":"consentry:entry:","migrated":"consentry:migrated"}}
 //! ```
 //!
-//! `vendors` (absent when no vendor is told) is `vendors::plan`, what the
+//! `vendors` (absent when no vendor is told) is `Config::vendors`, what the
 //! core tells Google Consent Mode and the Microsoft tags before it releases
 //! anything. `reopen` is absent when the site turned the button off; `receipts` says
 //! whether the config has an `endpoint`; `journal` and `migrated` name the
