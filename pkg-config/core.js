@@ -50,10 +50,7 @@ var forWasm = { apply: apply, shell: SHELL_CSS, icon: REOPEN_ICON };
 // runs, from what the config this browser last checked asked for and the
 // stored choice; nothing is released until the config is read.
 function earlyDefault() {
-  var last = storage(function (s) {
-    var r = JSON.parse(s.getItem(CHECKED));
-    return r && r.view;
-  });
+  var last = checkedView(null);
   if (!last || !last.vendors || !last.vendors.advanced) return;
   var state = storedChoice();
   tellVendors(last.vendors, state && isCurrent(state, last) ? state.granted.join(',') : null, true);
@@ -76,11 +73,12 @@ function storage(f) {
   return safe(function () { return f(localStorage); });
 }
 
-// The view the wasm left for exactly this config text, or null.
+// The view the wasm left for exactly this config text (for whichever text
+// it last checked, when `text` is null), or null.
 function checkedView(text) {
   return storage(function (s) {
     var r = JSON.parse(s.getItem(CHECKED));
-    return r && r.text === text ? r.view : null;
+    return r && (text === null || r.text === text) ? r.view : null;
   });
 }
 
@@ -206,8 +204,12 @@ function expose(own, publish) {
     hide: function () { if (widget) return call('hide')(); },
     hidePreferences: function () { if (widget) return call('hidePreferences')(); },
     validConsent: function () { return api.getConsent() !== null; },
-    // The config the page started with, read-only (the wasm checked it).
-    getConfig: function () { return frozen(JSON.parse(configText)); },
+    // The config the page started with, read-only (the wasm checked it;
+    // null for text that is not JSON, which the wasm has reported).
+    getConfig: function () {
+      var config = safe(function () { return JSON.parse(configText); });
+      return config && typeof config === 'object' ? frozen(config) : null;
+    },
     getUserPreferences: userPreferences,
     eraseCookies: eraseNamedCookies,
     loadScript: loadNoncedScript,

@@ -68,8 +68,8 @@ export interface ConsentryApi {
   hidePreferences(): void;
   /** Whether the visitor has a current choice. */
   validConsent(): boolean;
-  /** The config the page started with, read-only. */
-  getConfig(): Readonly<ConsentryConfig>;
+  /** The config the page started with, read-only; null when it is not JSON. */
+  getConfig(): Readonly<ConsentryConfig> | null;
   /** The choice as vanilla-cookieconsent names it; `acceptType` is null before a choice. */
   getUserPreferences(): UserPreferences;
   /** Deletes the cookies named (or matching) at `path` (default '/') and `domain` (default host-only). */

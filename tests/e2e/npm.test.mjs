@@ -72,7 +72,7 @@ hide();
 hidePreferences();
 const prefs = getUserPreferences();
 const kind: 'all' | 'necessary' | 'custom' | null = prefs.acceptType;
-console.log(kind, prefs.acceptedServices['marketing']?.length, validConsent(), getConfig().id);
+console.log(kind, prefs.acceptedServices['marketing']?.length, validConsent(), getConfig()?.id);
 eraseCookies(/^_ga/, '/');
 eraseCookies(['a', 'b']);
 await loadScript('/tag.js', { async: '' });
@@ -89,8 +89,9 @@ await init({ id: 'a', privacyPolicyUrl: '/p', categories: [{ id: 'a', title: 'A'
 await init({ id: 'a', privacyPolicyUrl: '/p', categories: [{ id: 'a', title: 'A' }], consentMode: { mode: 'full' } });
 // @ts-expect-error on takes a callback of a change
 on('change', (n: number) => n);
+const read = getConfig();
 // @ts-expect-error getConfig() is read-only
-getConfig().id = 'other';
+if (read) read.id = 'other';
 `);
   const r = tsc('usage');
   assert.equal(r.status, 0, r.stdout + r.stderr);
