@@ -36,12 +36,23 @@
   var loading;
   function loadWasm() {
     if (!loading) {
+      // Each file is held to the hash `cargo xtask dist` put here
+      // (Subresource Integrity): the wasm by its fetch, the glue by a
+      // modulepreload, whose checked module the import then takes (an
+      // import() takes no integrity of its own).
+      var glue = base + 'consentry-core.js';
+      var preload = document.createElement('link');
+      preload.rel = 'modulepreload';
+      preload.href = glue;
+      preload.integrity = '__CONSENTRY_SRI_CORE__';
+      preload.nonce = pageNonce();
+      document.head.appendChild(preload);
       // Fetched beside its glue (which carries the widget's JS: one
       // module), not after it: one round trip instead of two before the
       // banner.
-      var wasm = fetch(base + 'consentry-core_bg.wasm');
+      var wasm = fetch(base + 'consentry-core_bg.wasm', { integrity: '__CONSENTRY_SRI_WASM__' });
       wasm.catch(function () {}); // reported once, by the init that awaits it
-      loading = import(base + 'consentry-core.js').then(function (m) {
+      loading = import(glue).then(function (m) {
         return m.default({ module_or_path: wasm }).then(function () { return m; });
       });
       // A failed load (offline, a blip) is tried again on the next need.
@@ -51,7 +62,7 @@
   }
 
   earlyDefault();
-  var languages = languageFiles(base);
+  var languages = languageFiles(base, '__CONSENTRY_SRI_LANG__');
 
   // A first visit needs the wasm for sure, and most likely the texts of the
   // page's language: fetch them while the config loads.

@@ -12,10 +12,10 @@
 // loads the wasm, which then owns the choice; the page itself is always
 // changed here (`apply`), for the wasm's choices too.
 
-// Put in by `cargo xtask dist`: from src/ui/shell.css, src/ui/reopen.svg,
-// and the files wasm-bindgen wrote.
+// Put in by `cargo xtask dist`: src/ui/shell.css, with src/ui/reopen.svg in
+// it as a data: URL (a CSS mask, so no markup goes in: a strict CSP's
+// Trusted Types refuse `innerHTML`).
 var SHELL_CSS = '__CONSENTRY_SHELL_CSS__';
-var REOPEN_ICON = '__CONSENTRY_REOPEN_ICON__';
 // The names the wasm uses (src/checked.rs, src/consent.rs);
 // tests/e2e/core.test.mjs holds both to them.
 var CHECKED = 'consentry:checked';
@@ -41,9 +41,9 @@ function apply(plan, ids, first) {
   saidDefault = saidDefault || first;
   releaseGated(ids);
 }
-// What the wasm's `init` gets: `apply`, and the shell CSS and the icon its
-// view draws the reopen button with (the core's own, fetched once).
-var forWasm = { apply: apply, shell: SHELL_CSS, icon: REOPEN_ICON };
+// What the wasm's `init` gets: `apply`, and the shell CSS its view draws
+// the reopen button with (the core's own, fetched once).
+var forWasm = { apply: apply, shell: SHELL_CSS };
 
 // Consent Mode "advanced": Google's tags load ungated, so the classic
 // loader, put before them without `defer`, says the default the moment it
@@ -290,15 +290,29 @@ function eraseNamedCookies(names, path, domain) {
 }
 
 // Loads a script (resolves on load, rejects on error), with the nonce of
-// the page's own scripts under a CSP that asks for one.
+// the page's own scripts under a CSP that asks for one. In a browser with
+// Trusted Types (which a CSP's `require-trusted-types-for 'script'`
+// enforces) a string `src` goes through the widget's one policy,
+// `consentry` (which a site's `trusted-types` must list), and only as an
+// http(s) URL, a path or a blob: URL the page made: never a data: or
+// javascript: URL, which would make any text of a string a script.
+var policy = null;
 function loadNoncedScript(src, attributes) {
   return new Promise(function (resolve, reject) {
     var s = document.createElement('script');
     Object.keys(attributes || {}).forEach(function (k) { s.setAttribute(k, attributes[k]); });
-    var withNonce = document.querySelector('script[nonce]');
-    if (withNonce) s.nonce = withNonce.nonce;
+    s.nonce = pageNonce();
     s.onload = function () { resolve(); };
     s.onerror = function () { reject(new Error('consentry: loadScript could not load ' + src)); };
+    if (window.trustedTypes && typeof src === 'string') {
+      policy = policy || trustedTypes.createPolicy('consentry', {
+        createScriptURL: function (url) {
+          if (srcAllowed(url) || /^blob:/.test(url)) return url;
+          throw new TypeError('consentry: loadScript takes an http(s), relative or blob: URL, not ' + url.slice(0, 40));
+        }
+      });
+      src = policy.createScriptURL(src);
+    }
     s.src = src;
     document.head.appendChild(s);
   });
@@ -365,15 +379,17 @@ function own(text, view, state, loadWasm, publish) {
     host.id = 'consentry-root';
     host.setAttribute('data-nosnippet', '');
     var root = host.attachShadow({ mode: 'open' });
-    var style = document.createElement('style');
-    style.textContent = SHELL_CSS + view.theme;
+    // A constructed stylesheet: a strict CSP's `style-src` refuses inline
+    // `<style>`, and does not govern these.
+    var sheet = new CSSStyleSheet();
+    sheet.replaceSync(SHELL_CSS + view.theme);
+    root.adoptedStyleSheets = [sheet];
     var b = document.createElement('button');
     b.type = 'button';
     b.className = 'reopen';
     b.setAttribute('aria-label', view.reopen);
-    b.innerHTML = REOPEN_ICON;
     b.addEventListener('click', function () { api.showPreferences(); });
-    root.append(style, b);
+    root.append(b);
     document.body.appendChild(host);
   }
   document.addEventListener('click', openLinks);
@@ -420,16 +436,26 @@ function run(m, file) {
 }
 
 // Fetches lang/<code>.json under `base` once per page (again after a
-// failure).
-function languageFiles(base) {
+// failure). With `sums`, the integrity of lang/integrity.json (the classic
+// loader's), each file is held to the hash that file gives it.
+function languageFiles(base, sums) {
   var got = {};
+  var hashes = sums ? null : Promise.resolve({});
+  function text(path, integrity) {
+    return fetch(base + path, { integrity: integrity || '' }).then(function (r) {
+      if (!r.ok) throw new Error('HTTP ' + r.status + ' for ' + path);
+      return r.text();
+    });
+  }
   return function (code) {
+    var file = code + '.json';
     if (!got[code]) {
-      got[code] = fetch(base + 'lang/' + code + '.json').then(function (r) {
-        if (!r.ok) throw new Error('HTTP ' + r.status + ' for lang/' + code + '.json');
-        return r.text();
+      hashes = hashes || text('lang/integrity.json', sums).then(JSON.parse);
+      got[code] = hashes.then(function (h) { return text('lang/' + file, h[file]); });
+      got[code].catch(function () {
+        delete got[code];
+        if (sums) hashes = null;
       });
-      got[code].catch(function () { delete got[code]; });
     }
     return got[code];
   };

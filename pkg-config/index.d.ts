@@ -74,7 +74,11 @@ export interface ConsentryApi {
   getUserPreferences(): UserPreferences;
   /** Deletes the cookies named (or matching) at `path` (default '/') and `domain` (default host-only). */
   eraseCookies(names: string | string[] | RegExp, path?: string, domain?: string): void;
-  /** Loads a script with the page's CSP nonce; resolves once it ran. */
+  /**
+   * Loads a script with the page's CSP nonce (a string `src` through the
+   * Trusted Types policy `consentry`: an http(s), relative or blob: URL);
+   * resolves once it ran.
+   */
   loadScript(src: string, attributes?: Record<string, string>): Promise<void>;
   /** `ready` (said once per page; a late subscriber still hears it) and `form`: the window events' details. */
   on(event: 'ready', callback: (detail: Consent | null) => void): () => void;

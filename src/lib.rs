@@ -36,10 +36,15 @@
 //! This file is the whole JS API; every export is documented here. On a
 //! returning visitor's page the consent core (`pkg-config/core.js`, in the
 //! loader and the npm module) answers `getConsent`, `isGranted` and `on`
-//! itself and loads this module for anything else (`init`'s `adopt`). One
-//! call is the core's alone, on every page: `acceptedService(id[,
+//! itself and loads this module for anything else (`init`'s `adopt`). Some
+//! calls are the core's alone, on every page: `acceptedService(id[,
 //! category])`, `isGranted(id)` of a service the page's config names, of
-//! that category when one is given.
+//! that category when one is given; `validConsent()`; `getConfig()`, the
+//! page's config frozen; `getUserPreferences()`, as vanilla-cookieconsent
+//! names the choice; `eraseCookies(names | pattern, path?, domain?)`;
+//! `loadScript(src, attributes?)`, with the nonce of the page's scripts and,
+//! under Trusted Types, through the one policy `consentry`; and
+//! `on('ready' | 'form', callback)`.
 
 pub mod checked;
 pub mod config;
@@ -212,7 +217,7 @@ mod web {
     ///
     /// `adopt` and `core` are the loader's core's: it applied the
     /// visitor's stored choice on this page without the wasm, and hands
-    /// over now (`adopt`); `core` is `{apply, shell, icon}`, how it changes
+    /// over now (`adopt`); `core` is `{apply, shell}`, how it changes
     /// the page for a choice (`page/gating.rs`) and what the view draws the
     /// reopen button with. Without `core` (the glue imported on its own) the
     /// widget asks and records, but releases nothing and tells no vendor.

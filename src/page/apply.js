@@ -18,7 +18,7 @@
 // - The vendors' consent APIs (Google Consent Mode v2, Microsoft UET and
 //   Clarity) are told from the plan src/vendors.rs makes of the config.
 
-var GATED = 'script[type="text/plain"][data-category]:not([data-consentry-ran]),'
+var GATED = 'script[type="text/plain"][data-category],'
   + 'iframe[data-category][data-src],img[data-category][data-src],link[data-category][data-href]';
 var GATED_FRAMES = 'iframe[data-category][data-src]';
 
@@ -44,21 +44,29 @@ export function srcAllowed(src) {
   return /^\/(?![\/\\])/.test(src);
 }
 
-// A `type="text/plain"` script never runs, even if its type is changed
-// later, so a fresh element takes its place; `data-type="module"` keeps a
-// gated module a module. The original is marked: a page that inserts it
-// again (or a copy of it) does not run it twice.
-function runScript(old) {
-  var s = document.createElement('script');
-  [].forEach.call(old.attributes, function (a) {
-    if (a.name === 'data-type') s.setAttribute('type', a.value);
-    else if (a.name !== 'type') s.setAttribute(a.name, a.value);
-  });
+// The nonce of the page's own scripts (the widget's tag's among them) under
+// a CSP that asks for one, or ''. The browser hides it from the attribute,
+// not from `.nonce`.
+export function pageNonce() {
+  var s = document.querySelector('script[nonce]');
+  return s ? s.nonce : '';
+}
+
+// A gated script runs as itself: its type set (`data-type="module"` keeps
+// a gated module a module), then taken out and put back where it was,
+// which has the browser run it as it runs the page's own markup. So a
+// strict CSP lets it, with the page's nonce, and Trusted Types see the text
+// the page wrote, not one the widget set. Having run, the browser never
+// runs that element again, however often the page inserts or moves it (or
+// clones it); and its type keeps it out of `GATED`.
+function runScript(s) {
+  var type = s.getAttribute('data-type');
+  if (type) s.setAttribute('type', type);
+  else s.removeAttribute('type');
+  if (!s.nonce) s.nonce = pageNonce();
   // Keep execution order close to the author's intent.
-  if (old.hasAttribute('src')) s.async = false;
-  else s.text = old.textContent;
-  old.setAttribute('data-consentry-ran', '');
-  old.replaceWith(s);
+  if (s.hasAttribute('src')) s.async = false;
+  s.parentNode.insertBefore(s, s.nextSibling);
 }
 
 function loadUrl(el, attr) {

@@ -20,9 +20,10 @@ extern "C" {
 }
 
 /// What the loader's core hands the wasm at `init`: its `apply(plan, ids,
-/// first)`, and the shell CSS and icon the view draws with. Undefined when
-/// the module runs without the core (its own tests, a page that imports the
-/// glue itself): then nothing is released and no vendor told.
+/// first)`, and the shell CSS (the reopen button's icon in it) the view
+/// draws with. Undefined when the module runs without the core (its own
+/// tests, a page that imports the glue itself): then nothing is released
+/// and no vendor told.
 #[derive(Clone)]
 pub struct Core(pub JsValue);
 

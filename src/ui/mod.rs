@@ -16,9 +16,10 @@ use crate::outbox::Latest;
 use crate::Command;
 
 /// The banner's and the dialog's style. `shell.css` (the palette and the
-/// reopen button) and `reopen.svg` are the loader's core's, which draws the
-/// reopen button on a returning visitor's page without the wasm: it hands
-/// them to the view (`init`'s `core`), so a first visit fetches them once.
+/// reopen button, with `reopen.svg` in it as a CSS mask) is the loader's
+/// core's, which draws the reopen button on a returning visitor's page
+/// without the wasm: it hands it to the view (`init`'s `core`), so a first
+/// visit fetches it once.
 const STYLE: &str = include_str!("style.css");
 
 #[wasm_bindgen(module = "/src/ui/view.js")]

@@ -10,7 +10,9 @@
 // in the wasm (see the README's "What a page fetches").
 //
 // Site texts only ever go in as text (`textContent`, attribute values),
-// never as markup (rule 12); the one markup is the widget's own icon.
+// never as markup (rule 12). Nothing goes in as markup at all, and styles
+// only through constructed stylesheets: a page with a strict CSP (no inline
+// styles, Trusted Types for scripts) runs the widget as it is.
 //
 // The consent checkboxes in the site's forms are here too (the second half
 // of this file), and the page's browser calls are in src/page/io.js: two
@@ -22,6 +24,23 @@ import { submitHeld } from '../page/io.js';
 const FOCUSABLE = 'button:not([disabled]),input:not([disabled]),a[href]';
 
 let model, send, host, root, banner, bannerGpc, room, dialog, reopen, back;
+
+// The style of what the widget puts into the page itself, outside its
+// shadow root: a blocked embed's placeholder, and the consent rows in the
+// site's forms (the site's own CSS still applies to those; this only keeps
+// the box, the label and the link on one readable line, and each box and
+// link a target of 24 px at least, WCAG 2.2, 2.5.8: that much `!important`,
+// which the site's own rules for its inputs must not undo).
+const PAGE_CSS = '.consentry-embed-placeholder{display:flex;flex-direction:column;align-items:center;'
+  + 'justify-content:center;gap:12px;padding:16px;box-sizing:border-box;max-width:100%;text-align:center;'
+  + 'background:#f3f4f6;color:#1f2937;border:1px solid #d1d5db;border-radius:8px;font:15px/1.5 system-ui,sans-serif}'
+  + '.consentry-embed-placeholder p{margin:0}'
+  + '.consentry-embed-placeholder button{font:600 15px/1.2 system-ui,sans-serif;padding:10px 18px;border-radius:8px;'
+  + 'border:0;background:#1d4ed8;color:#fff;cursor:pointer;min-height:44px}'
+  + '.consentry-purpose{display:flex;align-items:flex-start;gap:8px;margin:8px 0;flex-wrap:wrap;line-height:24px}'
+  + '.consentry-purpose input{width:24px!important;height:24px!important;margin:0}.consentry-purpose label{flex:1 1 12rem}'
+  + '.consentry-purpose a{display:inline-block;min-height:24px!important}'
+  + '.consentry-error{flex-basis:100%;margin:2px 0 0;margin-inline-start:32px;color:#b91c1c;font-weight:600}';
 
 function el(tag, attrs, text) {
   const e = document.createElement(tag);
@@ -61,21 +80,29 @@ function actions(list) {
   return div;
 }
 
+// A constructed stylesheet: `style-src` does not govern these, where it
+// refuses an inline `<style>` or a `style` attribute.
+function sheet(css) {
+  const s = new CSSStyleSheet();
+  s.replaceSync(css);
+  return s;
+}
+
 // Puts the widget's host on the page: `modelJson` is what the checked
 // config gives the view (src/checked.rs `view_model`), `css` the widget's
 // style with the site's colours, `core` what the loader's core hands the
-// wasm (`shell`: the CSS the shadow root always needs, `icon`: the reopen
-// button's SVG, both the core's own for its reopen button), `command`
-// the wasm's handler. Returns what went wrong, or ''.
+// wasm (`shell`: the CSS the shadow root always needs, the core's own for
+// its reopen button), `command` the wasm's handler. Returns what went
+// wrong, or ''.
 export function mount(modelJson, css, core, command) {
   if (!document.body) return 'the page has no <body> yet; load consentry.js with `defer`';
   model = JSON.parse(modelJson);
-  model.icon = (core && core.icon) || '';
   send = command;
   host = el('div', { id: 'consentry-root', 'data-nosnippet': '' });
   speak();
   root = host.attachShadow({ mode: 'open' });
-  root.append(el('style', {}, ((core && core.shell) || '') + css));
+  root.adoptedStyleSheets = [sheet(((core && core.shell) || '') + css)];
+  document.adoptedStyleSheets = [...document.adoptedStyleSheets, sheet(PAGE_CSS)];
   document.body.append(host);
   document.addEventListener('click', (e) => {
     const t = e.target;
@@ -126,9 +153,7 @@ function speak() {
 // again from `modelJson`. Returns whether the dialog was open, for the wasm
 // to open it again with the visitor's toggles.
 export function retext(modelJson) {
-  const icon = model.icon;
   model = JSON.parse(modelJson);
-  model.icon = icon;
   speak();
   if (banner) {
     hideBanner();
@@ -185,7 +210,6 @@ export function showReopen() {
   if (reopen || model.reopen == null) return;
   reopen = button('reopen', null, 'open');
   reopen.setAttribute('aria-label', model.reopen);
-  reopen.innerHTML = model.icon;
   root.append(reopen);
 }
 
@@ -386,17 +410,14 @@ function placeholder(frame, cat) {
   // would load from names it: a name in any language, where a fallback
   // phrase would be English.
   const provider = frame.getAttribute('data-provider') ?? c?.provider ?? hostOf(frame.getAttribute('data-src'));
-  let style = 'display:flex;flex-direction:column;align-items:center;justify-content:center;gap:12px;padding:16px;'
-    + 'box-sizing:border-box;max-width:100%;text-align:center;background:#f3f4f6;color:#1f2937;'
-    + 'border:1px solid #d1d5db;border-radius:8px;font:15px/1.5 system-ui,sans-serif';
+  const box = el('div', { class: 'consentry-embed-placeholder', role: 'group', 'aria-label': provider });
+  // The frame's own size, through the CSSOM (which a CSP does not govern).
   for (const a of ['width', 'height']) {
     const v = frame.getAttribute(a);
-    if (v && /^[0-9]+$/.test(v)) style += ';' + a + ':' + v + 'px';
+    if (v && /^[0-9]+$/.test(v)) box.style[a] = v + 'px';
   }
-  const box = el('div', { class: 'consentry-embed-placeholder', style, role: 'group', 'aria-label': provider });
   const load = button(null, t.embedLoad, 'grant', () => cat);
-  load.setAttribute('style', 'font:600 15px/1.2 system-ui,sans-serif;padding:10px 18px;border-radius:8px;border:0;background:#1d4ed8;color:#fff;cursor:pointer;min-height:44px');
-  box.append(el('p', { style: 'margin:0' }, fill(t.embedBlocked, { provider, category: c ? c.title : cat })), load);
+  box.append(el('p', {}, fill(t.embedBlocked, { provider, category: c ? c.title : cat })), load);
   frame.setAttribute('hidden', '');
   frame.before(box);
   return box;
@@ -412,12 +433,6 @@ function placeholder(frame, cat) {
 // because each web-sys call costs wasm and glue. Site texts go through
 // `textContent`, never `innerHTML` (rule 12).
 
-// Light-DOM styles: the site's own CSS still applies; these only keep the
-// box, the label and the link on one readable line.
-const ROW_STYLE = 'display:flex;align-items:flex-start;gap:8px;margin:8px 0;flex-wrap:wrap;line-height:24px';
-// A link on its own is a target, 24 px high at least (WCAG 2.2, 2.5.8).
-const LINK_STYLE = 'display:inline-block;min-height:24px';
-const ERROR_STYLE = 'flex-basis:100%;margin:2px 0 0;margin-inline-start:32px;color:#b91c1c;font-weight:600';
 
 // A form's data taken again this soon with the same choices is the same
 // submission (a site that reads `new FormData(form)` before sending it, a
@@ -465,14 +480,13 @@ export function attach(spec, submitted) {
   const block = el('div', { class: 'consentry-form-consent', 'data-consentry-form': '' });
   for (const [purpose, label, required] of purposes) {
     const id = 'consentry-' + index + '-' + purpose;
-    const row = el('div', { class: 'consentry-purpose', style: ROW_STYLE });
+    const row = el('div', { class: 'consentry-purpose' });
     const attrs = {
       type: 'checkbox',
       id,
       name: 'consentry_' + purpose,
       value: 'yes',
       'data-purpose': purpose,
-      style: 'width:24px;height:24px;margin:0',
     };
     if (required) {
       attrs['data-required'] = '';
@@ -480,11 +494,11 @@ export function attach(spec, submitted) {
     }
     row.append(
       el('input', attrs),
-      el('label', { for: id, style: 'flex:1 1 12rem' }, label),
-      el('a', { href: policyUrl, rel: 'noopener', style: LINK_STYLE }, policyText),
+      el('label', { for: id }, label),
+      el('a', { href: policyUrl, rel: 'noopener' }, policyText),
     );
     if (required) {
-      const error = { id: id + '-error', class: 'consentry-error', role: 'alert', style: ERROR_STYLE, hidden: '' };
+      const error = { id: id + '-error', class: 'consentry-error', role: 'alert', hidden: '' };
       row.append(el('p', error, requiredText));
     }
     block.append(row);

@@ -245,7 +245,7 @@ fn role(rel: &Path) -> &'static str {
 
 /// `twiggy top --retained` of the optimised wasm with its names kept: the
 /// same cargo artifact `dist` uses, through `wasm-bindgen --keep-debug` and
-/// `wasm-opt -Oz -g`, in `target/bench-twiggy/`. Optional: a machine without
+/// dist's wasm-opt passes with `-g`, in `target/bench-twiggy/`. Optional: a machine without
 /// twiggy gets one line.
 fn twiggy() -> Result {
     if output(Command::new("twiggy").arg("--version")).is_none() {
@@ -276,7 +276,8 @@ fn twiggy() -> Result {
     // keeps it for wasm-bindgen), the set dist passes by name; -g keeps the
     // names twiggy reports and otherwise optimises the same.
     run(Command::new("node_modules/.bin/wasm-opt")
-        .args(["-Oz", "-g", "--strip-producers", "--strip-target-features"])
+        .args(crate::dist::WASM_OPT_PASSES)
+        .args(["-g", "--strip-producers", "--strip-target-features"])
         .arg(&named)
         .arg("-o")
         .arg(&named))?;

@@ -72,6 +72,20 @@ const WASM_FEATURES: [&str; 6] = [
     "--enable-sign-ext",
 ];
 
+/// How wasm-opt shrinks the module, measured on it (brotli bytes of the
+/// wasm): `-Oz` alone 51,560; these 51,149. Rust puts the stack first
+/// (wasm-ld's `--stack-first`) and data above it, so nothing lives in the
+/// low 1 KB `--low-memory-unused` lets loads and stores fold offsets into;
+/// flattening and re-looping the control flow before two `-Oz` rounds
+/// finds what one round leaves.
+pub const WASM_OPT_PASSES: [&str; 5] = [
+    "--low-memory-unused",
+    "--flatten",
+    "--rereloop",
+    "-Oz",
+    "-Oz",
+];
+
 pub fn dist_dir() -> PathBuf {
     target_dir().join("dist")
 }
@@ -121,7 +135,7 @@ pub fn build() -> Result<Sizes> {
 
     let core_wasm = out.join("consentry-core_bg.wasm");
     run(Command::new("node_modules/.bin/wasm-opt")
-        .arg("-Oz")
+        .args(WASM_OPT_PASSES)
         .args(WASM_FEATURES)
         .args([
             "--strip-debug",
@@ -146,9 +160,11 @@ pub fn build() -> Result<Sizes> {
     // Every JS library ships minified; for us it is a fifth of the budget.
     let core_js = out.join("consentry-core.js");
     minify(&core_js, &core_js, true)?;
+    // Before the loader, which carries the hashes of what it fetches.
+    language_files(&out)?;
     if Path::new("pkg-config/consentry.js").exists() {
         let loader = out.join("consentry.loader.js");
-        fs::write(&loader, loader_source()?)?;
+        fs::write(&loader, loader_source(&out)?)?;
         minify(&loader, &out.join("consentry.js"), false)?;
         fs::remove_file(&loader)?;
     } else {
@@ -159,7 +175,7 @@ pub fn build() -> Result<Sizes> {
         &out.join("consentry.config.json"),
         "the demo config",
     )?;
-    language_files(&out)?;
+    write_integrity(&out)?;
     npm_package(&out)?;
 
     let files = widget_files(&out);
@@ -179,8 +195,8 @@ fn put_in(template: &str, source: &str, token: &str, value: &str) -> Result<Stri
 }
 
 /// The consent core (pkg-config/core.js), with what it draws put in from the
-/// one source the wasm uses too: the shell's CSS, the reopen button's icon,
-/// and what a choice does to the page (src/page/apply.js); and the built-in
+/// one source the wasm uses too: the shell's CSS with the reopen button's
+/// icon in it, and what a choice does to the page (src/page/apply.js); and the built-in
 /// languages that have a file (src/lang/).
 fn core_source() -> Result<String> {
     let template = "pkg-config/core.js";
@@ -191,14 +207,40 @@ fn core_source() -> Result<String> {
         "'__CONSENTRY_LANGUAGE_FILES__'",
         &js_string(&language_codes()?.join(",")),
     )?;
-    for (token, file) in [
-        ("'__CONSENTRY_SHELL_CSS__'", "src/ui/shell.css"),
-        ("'__CONSENTRY_REOPEN_ICON__'", "src/ui/reopen.svg"),
-    ] {
-        let text = fs::read_to_string(file).map_err(|err| format!("cannot read {file}: {err}"))?;
-        core = put_in(template, &core, token, &js_string(text.trim_end()))?;
-    }
+    let read =
+        |file: &str| fs::read_to_string(file).map_err(|err| format!("cannot read {file}: {err}"));
+    let icon = svg_data_url(read("src/ui/reopen.svg")?.trim_end());
+    let shell = put_in(
+        "src/ui/shell.css",
+        &read("src/ui/shell.css")?,
+        "url(reopen.svg)",
+        &format!("url(\"{icon}\")"),
+    )?;
+    core = put_in(
+        template,
+        &core,
+        "'__CONSENTRY_SHELL_CSS__'",
+        &js_string(shell.trim_end()),
+    )?;
     put_in(template, &core, "/*__CONSENTRY_APPLY__*/", &apply_source()?)
+}
+
+/// `svg` as a `data:` URL for a CSS `url("…")`: only what a URL or the
+/// quotes around it cannot hold is escaped, so it stays readable and small.
+fn svg_data_url(svg: &str) -> String {
+    let mut url = String::from("data:image/svg+xml,");
+    for c in svg.chars() {
+        match c {
+            '"' => url.push('\''),
+            '#' => url.push_str("%23"),
+            '%' => url.push_str("%25"),
+            '<' => url.push_str("%3C"),
+            '>' => url.push_str("%3E"),
+            '\n' | '\r' => url.push(' '),
+            c => url.push(c),
+        }
+    }
+    url
 }
 
 /// src/page/apply.js as plain script for the core: the same file the wasm
@@ -225,9 +267,72 @@ fn with_core(template: &str) -> Result<String> {
     put_in(template, &source, "/*__CONSENTRY_CORE__*/", &core_source()?)
 }
 
-/// The classic loader, with its core.
-fn loader_source() -> Result<String> {
-    with_core("pkg-config/consentry.js")
+/// The classic loader, with its core and the Subresource Integrity hashes
+/// of the files it fetches from `out`: it holds them to those bytes.
+fn loader_source(out: &Path) -> Result<String> {
+    let template = "pkg-config/consentry.js";
+    let mut loader = with_core(template)?;
+    for (token, file) in [
+        ("'__CONSENTRY_SRI_CORE__'", "consentry-core.js"),
+        ("'__CONSENTRY_SRI_WASM__'", "consentry-core_bg.wasm"),
+        ("'__CONSENTRY_SRI_LANG__'", LANGUAGE_HASHES),
+    ] {
+        loader = put_in(template, &loader, token, &js_string(&sri(&out.join(file))?))?;
+    }
+    Ok(loader)
+}
+
+/// Where the hashes of the language files are, under `out`: one file the
+/// loader holds to its own hash, fetched only by a page that needs a
+/// language file, rather than sixteen hashes on every page.
+const LANGUAGE_HASHES: &str = "lang/integrity.json";
+
+/// The Subresource Integrity value of a file: `sha256-` and its SHA-256 in
+/// base64 (sha256 rather than sha384: the loader carries three of them on
+/// every page, and each byte of a hash is incompressible).
+fn sri(path: &Path) -> Result<String> {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let bytes = fs::read(path).map_err(|err| format!("cannot read {}: {err}", path.display()))?;
+    let digest = sha2::Sha256::digest(&bytes);
+    Ok(format!(
+        "sha256-{}",
+        base64::engine::general_purpose::STANDARD.encode(digest)
+    ))
+}
+
+/// `{"<name>": "<integrity>", …}` of `files` (relative to `dir`), in order.
+fn integrity_json(dir: &Path, files: &[String]) -> Result<String> {
+    let mut json = String::from("{");
+    for (i, name) in files.iter().enumerate() {
+        if i > 0 {
+            json.push(',');
+        }
+        json.push_str(&format!("\"{name}\":\"{}\"", sri(&dir.join(name))?));
+    }
+    json.push('}');
+    Ok(json)
+}
+
+/// `integrity.json` in `out`: the hash of every file a page may fetch for
+/// the widget, the one for the script tag's `integrity` attribute first.
+/// Printed too, so a site can copy it.
+fn write_integrity(out: &Path) -> Result {
+    let mut files: Vec<String> = WIDGET_FILES.iter().map(|f| f.to_string()).collect();
+    files.push(LANGUAGE_HASHES.to_string());
+    for code in language_codes()? {
+        files.push(format!("lang/{code}.json"));
+    }
+    files.retain(|f| out.join(f).exists());
+    let json = integrity_json(out, &files)?;
+    fs::write(out.join("integrity.json"), &json)?;
+    if out.join(WIDGET_FILES[0]).exists() {
+        println!(
+            "\nintegrity of the script tag (all files in target/dist/integrity.json): {}",
+            sri(&out.join(WIDGET_FILES[0]))?
+        );
+    }
+    Ok(())
 }
 
 /// `text` as a single-quoted JS string literal.
@@ -348,13 +453,17 @@ fn language_files(out: &Path) -> Result {
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
         .collect();
     entries.sort();
+    let mut names = Vec::new();
     for path in entries {
         let text = fs::read_to_string(&path)
             .map_err(|err| format!("cannot read {}: {err}", path.display()))?;
         if let Some(name) = path.file_name() {
             fs::write(dir.join(name), compact_json(&text))?;
+            names.push(name.to_string_lossy().into_owned());
         }
     }
+    // What the loader fetches each file with: `{"de.json": "sha256-…", …}`.
+    fs::write(out.join(LANGUAGE_HASHES), integrity_json(&dir, &names)?)?;
     Ok(())
 }
 
