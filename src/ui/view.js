@@ -26,12 +26,14 @@ const FOCUSABLE = 'button:not([disabled]),input:not([disabled]),a[href]';
 let model, send, host, root, banner, bannerGpc, room, dialog, reopen, back;
 
 // The style of what the widget puts into the page itself, outside its
-// shadow root: a blocked embed's placeholder, and the consent rows in the
+// shadow root (sizes known only on the page go through the CSSOM, which a
+// CSP does not govern either): the room below the page's end, a blocked
+// embed's placeholder, and the consent rows in the
 // site's forms (the site's own CSS still applies to those; this only keeps
 // the box, the label and the link on one readable line, and each box and
 // link a target of 24 px at least, WCAG 2.2, 2.5.8: that much `!important`,
 // which the site's own rules for its inputs must not undo).
-const PAGE_CSS = '.consentry-embed-placeholder{display:flex;flex-direction:column;align-items:center;'
+const PAGE_CSS = '.consentry-room{position:absolute;left:0;width:1px}.consentry-embed-placeholder{display:flex;flex-direction:column;align-items:center;'
   + 'justify-content:center;gap:12px;padding:16px;box-sizing:border-box;max-width:100%;text-align:center;'
   + 'background:#f3f4f6;color:#1f2937;border:1px solid #d1d5db;border-radius:8px;font:15px/1.5 system-ui,sans-serif}'
   + '.consentry-embed-placeholder p{margin:0}'
@@ -132,11 +134,8 @@ function unhide(target) {
 function makeRoom() {
   room?.remove();
   if (!banner) return;
-  room = el('div', { 'aria-hidden': 'true', 'data-consentry-room': '' });
+  room = el('div', { 'aria-hidden': 'true', class: 'consentry-room' });
   const s = room.style;
-  s.position = 'absolute';
-  s.left = '0';
-  s.width = '1px';
   s.top = document.documentElement.scrollHeight + 'px';
   s.height = banner.offsetHeight + 32 + 'px';
   document.body.append(room);
@@ -474,7 +473,9 @@ export function attach(spec, submitted) {
   } catch (e) {
     return 'is not a valid CSS selector';
   }
-  if (!form) return 'matches no form on this page';
+  // One config serves every page of a site: a page without this form is
+  // no error.
+  if (!form) return;
   if (form.tagName !== 'FORM') return 'must match a <form> element';
 
   const block = el('div', { class: 'consentry-form-consent', 'data-consentry-form': '' });

@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   useBrowser, T, LANDING_CONFIG, openBanner, waitReady, waitInPage, settle, hasFocus, events, deepActiveElement,
+  widgetErrors,
 } from './helpers.mjs';
 
 const newPage = useBrowser();
@@ -56,6 +57,14 @@ test('the newsletter form gets one unchecked checkbox per purpose, each with a p
   });
   assert.ok(placedBeforeSubmit, 'the consent block comes before the Subscribe button');
   assert.equal(await page.locator('.consentry-form-consent').count(), 1, 'injected once');
+});
+
+test('one config serves every page: a page without the configured form logs no error', T, async (t) => {
+  const { page, consoleErrors } = await newPage(t);
+  await openBanner(page, '/privacy.html');
+  await waitReady(page);
+  assert.equal(await page.locator('form').count(), 0, 'the privacy page has no form');
+  assert.deepEqual(widgetErrors(consoleErrors), []);
 });
 
 test('submitting without the required tick is blocked with a message, and focus goes to the box', T, async (t) => {
