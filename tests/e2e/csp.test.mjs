@@ -122,13 +122,21 @@ test("strict CSP, 'self' only: banner, choice, release, reopen and loadScript wi
   const refused = await page.evaluate(() => window.consentry.loadScript('data:text/javascript,alert(1)').then(() => 'loaded', (e) => e.message));
   assert.match(refused, /loadScript takes an http\(s\), relative or blob: URL, not data:text/);
 
-  // A returning visit: the loader's core alone draws the reopen button.
+  // A returning visit: the loader's core alone draws the reopen button,
+  // once the collector has acknowledged the receipt (signed by WebCrypto,
+  // kept in IndexedDB, posted under connect-src 'self').
+  await page.waitForFunction(() => !Object.keys(localStorage).some((k) => k.startsWith('consentry:entry:')), null,
+    { timeout: 10_000 });
   await page.reload();
   await waitReady(page);
   await waitInPage(page, () => (window.ran || []).length > 0);
   assert.equal((await styled(page)).reopenIcon, true, "the core's reopen button has its icon too");
   await page.getByRole('button', { name: 'Privacy settings' }).click();
-  await preferences(page).waitFor();
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    preferences(page).getByRole('link', { name: 'Download receipt' }).click(),
+  ]);
+  assert.match(download.suggestedFilename(), /^consentry-receipt-[0-9a-f-]{36}\.json$/);
 
   assert.deepEqual(await violations(p), { events: [], console: [] });
   assert.deepEqual(widgetErrors(p.consoleErrors), []);
