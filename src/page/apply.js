@@ -60,6 +60,8 @@ export function pageNonce() {
 // runs that element again, however often the page inserts or moves it (or
 // clones it); and its type keeps it out of `GATED`.
 function runScript(s) {
+  // One that a script released before it took out of the page stays out.
+  if (!s.parentNode) return;
   var type = s.getAttribute('data-type');
   if (type) s.setAttribute('type', type);
   else s.removeAttribute('type');

@@ -99,6 +99,22 @@ test('content inserted before and after the choice is held, then released once',
   assert.deepEqual(widgetErrors(p.consoleErrors), []);
 });
 
+test('a released script that takes a later one out of the page: that one never runs, the ones after it do', T, async (t) => {
+  const p = await insertedPage(t);
+  const { page } = p;
+  await page.goto(BASE + PAGE);
+  await banner(page).waitFor();
+  await page.evaluate(() => {
+    window.insertGated('analytics', "(window.ran = window.ran || []).push('remover'); document.getElementById('victim').remove()");
+    window.insertGated('analytics', "(window.ran = window.ran || []).push('victim')").id = 'victim';
+    window.insertGated('analytics', "(window.ran = window.ran || []).push('after')");
+  });
+  await page.evaluate(() => window.consentry.acceptCategories(['analytics']));
+  await waitInPage(page, () => (window.ran || []).includes('after'));
+  assert.deepEqual(await page.evaluate(() => window.ran), ['remover', 'after']);
+  assert.deepEqual(p.pageErrors, []);
+});
+
 test('a returning visit: the core releases inserted content alone, and fetches the wasm only for a blocked embed', T, async (t) => {
   const p = await insertedPage(t);
   const { page } = p;
