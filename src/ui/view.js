@@ -28,13 +28,14 @@ let model, send, host, root, banner, bannerGpc, room, dialog, reopen, back;
 // The style of what the widget puts into the page itself, outside its
 // shadow root (sizes known only on the page go through the CSSOM, which a
 // CSP does not govern either): the room below the page's end, a blocked
-// embed's placeholder, and the consent rows in the
-// site's forms (the site's own CSS still applies to those; this only keeps
-// the box, the label and the link on one readable line, and each box and
-// link a target of 24 px at least, WCAG 2.2, 2.5.8: that much `!important`,
-// which the site's own rules for its inputs must not undo).
-const PAGE_CSS = '.consentry-room{position:absolute;left:0;width:1px}.consentry-embed-placeholder{display:flex;flex-direction:column;align-items:center;'
-  + 'justify-content:center;gap:12px;padding:16px;box-sizing:border-box;max-width:100%;text-align:center;'
+// embed's placeholder, and the consent rows in the site's forms (the
+// site's own CSS still applies to those; this only keeps the box, the
+// label and the link on one readable line, and each box and link a target
+// of 24 px at least, WCAG 2.2, 2.5.8: that much `!important`, which the
+// site's own rules for its inputs must not undo).
+const PAGE_CSS = '.consentry-room{position:absolute;left:0;width:1px}'
+  + '.consentry-embed-placeholder{display:flex;flex-direction:column;align-items:center;justify-content:center;'
+  + 'gap:12px;padding:16px;box-sizing:border-box;max-width:100%;text-align:center;'
   + 'background:#f3f4f6;color:#1f2937;border:1px solid #d1d5db;border-radius:8px;font:15px/1.5 system-ui,sans-serif}'
   + '.consentry-embed-placeholder p{margin:0}'
   + '.consentry-embed-placeholder button{font:600 15px/1.2 system-ui,sans-serif;padding:10px 18px;border-radius:8px;'
