@@ -107,8 +107,13 @@ function decode(value) {
   return { granted: granted, revision: f.r, givenAt: f.t, expiresAt: f.e, receiptId: id };
 }
 
+// The page's cookies as `name=value` pairs ([] where cookies throw).
+function cookiePairs() {
+  return safe(function () { return document.cookie.split(';'); }) || [];
+}
+
 function storedChoice() {
-  var pairs = safe(function () { return document.cookie.split(';'); }) || [];
+  var pairs = cookiePairs();
   for (var i = 0; i < pairs.length; i++) {
     var p = pairs[i].trim();
     var at = p.indexOf('=');
@@ -146,8 +151,10 @@ function iso(s) {
 
 var widget = null;
 var api = null;
-// The config text this page started with.
+// The config text this page started with, and that text parsed once and
+// frozen (`pageConfig`).
 var configText = null;
+var parsedConfig;
 // `consentry:ready`'s detail once it has been said on this page.
 var readyDetail;
 addEventListener('consentry:ready', function (e) { readyDetail = e.detail; });
@@ -204,12 +211,7 @@ function expose(own, publish) {
     hide: function () { if (widget) return call('hide')(); },
     hidePreferences: function () { if (widget) return call('hidePreferences')(); },
     validConsent: function () { return api.getConsent() !== null; },
-    // The config the page started with, read-only (the wasm checked it;
-    // null for text that is not JSON, which the wasm has reported).
-    getConfig: function () {
-      var config = safe(function () { return JSON.parse(configText); });
-      return config && typeof config === 'object' ? frozen(config) : null;
-    },
+    getConfig: pageConfig,
     getUserPreferences: userPreferences,
     eraseCookies: eraseNamedCookies,
     loadScript: loadNoncedScript,
@@ -244,8 +246,20 @@ function expose(own, publish) {
   publish(api);
 }
 
+// The config the page started with, read-only (the wasm checked it;
+// null for text that is not JSON, which the wasm has reported): parsed on
+// the first call that needs it, not on every one.
+function pageConfig() {
+  if (parsedConfig === undefined) {
+    var config = safe(function () { return JSON.parse(configText); });
+    parsedConfig = config && typeof config === 'object' ? frozen(config) : null;
+  }
+  return parsedConfig;
+}
+
 function categories() {
-  return safe(function () { return JSON.parse(configText).categories; }) || [];
+  var config = pageConfig();
+  return config && Array.isArray(config.categories) ? config.categories : [];
 }
 
 function frozen(o) {
@@ -281,7 +295,7 @@ function userPreferences() {
 function eraseNamedCookies(names, path, domain) {
   var match = names instanceof RegExp ? function (n) { return names.test(n); }
     : function (n) { return [].concat(names).indexOf(n) >= 0; };
-  (safe(function () { return document.cookie.split(';'); }) || []).forEach(function (pair) {
+  cookiePairs().forEach(function (pair) {
     var name = pair.split('=')[0].trim();
     if (name && match(name)) {
       document.cookie = name + '=;max-age=0;path=' + (path || '/') + (domain ? ';domain=' + domain : '');
