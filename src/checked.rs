@@ -23,6 +23,9 @@
 //! `view_model` is the other thing a checked config gives the JS side: what
 //! `ui/view.js` draws the banner and the dialog from.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use consentry_receipt::json::Json;
 
 use crate::config::{Config, Text};

@@ -8,6 +8,9 @@
 //! All defaults live in this file, in one place (`Texts::default`,
 //! `default_*` functions), so a site only writes what it changes.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use consentry_receipt::json::{self, type_error, FieldError, Fields, JoinKey, Json};
 
 use crate::language;
@@ -182,7 +185,7 @@ impl Default for Texts {
     }
 }
 
-impl std::ops::Index<Text> for Texts {
+impl core::ops::Index<Text> for Texts {
     type Output = str;
 
     fn index(&self, t: Text) -> &str {

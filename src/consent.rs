@@ -12,6 +12,9 @@
 //! (Unix seconds), `c` the granted category ids, `id` the latest receipt id
 //! (empty until receipts are on).
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use crate::config::{cut, parse_num, pieces, push_num, Config};
 
 pub const COOKIE_NAME: &str = "consentry";

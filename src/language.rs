@@ -7,6 +7,9 @@
 //! `lang/<code>.json`. A page fetches only the file of the language it
 //! shows (the host tests hold every file to the table).
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use consentry_receipt::json::{self, Json};
 
 use crate::config::{concat, Texts, TEXTS};

@@ -46,6 +46,23 @@
 //! under Trusted Types, through the one policy `consentry`; and
 //! `on('ready' | 'form', callback)`.
 
+#![no_std]
+
+extern crate alloc;
+#[cfg(test)]
+extern crate std;
+
+/// What std's prelude gives, for `no_std` (each module takes it whole).
+#[allow(unused_imports)]
+mod prelude {
+    pub use alloc::borrow::ToOwned;
+    pub use alloc::boxed::Box;
+    pub use alloc::string::{String, ToString};
+    pub use alloc::vec::Vec;
+    pub use alloc::{format, vec};
+}
+use prelude::*;
+
 pub mod checked;
 pub mod config;
 pub mod consent;
@@ -72,6 +89,15 @@ pub use web::*;
 static ALLOCATOR: lol_alloc::LockedAllocator<lol_alloc::FreeListAllocator> =
     lol_alloc::LockedAllocator::new(lol_alloc::FreeListAllocator::new());
 
+/// A panic stops the module (the loader reports the error): without std's
+/// handler, no panic message is formatted, which is what keeps `core::fmt`
+/// out of the wasm. Off in the browser tests, whose harness brings std.
+#[cfg(all(target_arch = "wasm32", feature = "panic-handler"))]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    core::arch::wasm32::unreachable()
+}
+
 /// What the visitor's clicks ask the widget to do. Every command but
 /// opening and closing the dialog is a choice recorded as the visitor's, so
 /// `ui/view.js` sends it only for a person's click (a trusted event).
@@ -89,7 +115,9 @@ pub enum Command {
 
 #[cfg(target_arch = "wasm32")]
 mod web {
-    use std::cell::RefCell;
+    use core::cell::RefCell;
+
+    use crate::prelude::*;
 
     use wasm_bindgen::prelude::*;
     use wasm_bindgen::JsCast;
@@ -122,20 +150,21 @@ mod web {
         core: gating::Core,
     }
 
-    thread_local! {
-        static WIDGET: RefCell<Slot> = const { RefCell::new(Slot::Empty) };
-    }
+    /// The page's one widget. Without std there is no `thread_local!`;
+    /// wasm-bindgen's own lazy cell is what its glue keeps per-thread state
+    /// in (Sync where wasm has no threads, which is this build: `atomics` is
+    /// off), and wasm-bindgen is pinned in Cargo.toml.
+    static WIDGET: wasm_bindgen::__rt::LazyCell<RefCell<Slot>> =
+        wasm_bindgen::__rt::LazyCell::new(|| RefCell::new(Slot::Empty));
 
     const NOT_STARTED: &str = "consentry: not started yet: call init(config) first";
 
     /// Runs `f` on the widget. Never panics: before `init`, or if a site
     /// callback re-enters mid-update, it logs and returns `None`.
     fn with_widget<R>(f: impl FnOnce(&mut Widget) -> R) -> Option<R> {
-        // `try_with`, not `with`: the thread-local is never gone while the
-        // page runs, and `with`'s panic path costs bytes in the wasm.
-        WIDGET
-            .try_with(|cell| match cell.try_borrow_mut() {
-                Ok(mut guard) => match &mut *guard {
+        match WIDGET.try_borrow_mut() {
+            Ok(mut guard) => {
+                match &mut *guard {
                     Slot::Running(w) => Some(f(w)),
                     Slot::Starting(_) => {
                         log_error("consentry: still starting (loading its texts); the loader waits for it");
@@ -145,16 +174,15 @@ mod web {
                         log_error(NOT_STARTED);
                         None
                     }
-                },
-                Err(_) => {
-                    log_error(
-                        "consentry: called while the widget was busy; try again from a setTimeout",
-                    );
-                    None
                 }
-            })
-            .ok()
-            .flatten()
+            }
+            Err(_) => {
+                log_error(
+                    "consentry: called while the widget was busy; try again from a setTimeout",
+                );
+                None
+            }
+        }
     }
 
     fn choose(choice: Choice, method: Method) {
@@ -224,9 +252,7 @@ mod web {
     #[wasm_bindgen]
     pub fn init(config: JsValue, adopt: Option<bool>, core: JsValue) -> Option<String> {
         let done = None;
-        let empty = WIDGET
-            .try_with(|cell| cell.try_borrow().is_ok_and(|w| matches!(*w, Slot::Empty)))
-            .unwrap_or(false);
+        let empty = WIDGET.try_borrow().is_ok_and(|w| matches!(*w, Slot::Empty));
         if !empty {
             log_error("consentry: init was already called; call reset() to ask again");
             return done;
@@ -290,20 +316,16 @@ mod web {
     /// why it could not be): the widget goes on the page.
     #[wasm_bindgen]
     pub fn resume(text: Option<String>, error: Option<String>) {
-        let pending = WIDGET
-            .try_with(|cell| {
-                let mut slot = cell.try_borrow_mut().ok()?;
-                // Taken out: `start` puts the running widget in its place.
-                match std::mem::replace(&mut *slot, Slot::Empty) {
-                    Slot::Starting(p) => Some(p),
-                    other => {
-                        *slot = other;
-                        None
-                    }
+        let pending = WIDGET.try_borrow_mut().ok().and_then(|mut slot| {
+            // Taken out: `start` puts the running widget in its place.
+            match core::mem::replace(&mut *slot, Slot::Empty) {
+                Slot::Starting(p) => Some(p),
+                other => {
+                    *slot = other;
+                    None
                 }
-            })
-            .ok()
-            .flatten();
+            }
+        });
         let Some(p) = pending else {
             log_error("consentry: resume: no init is waiting for its texts");
             return;
@@ -340,11 +362,9 @@ mod web {
     }
 
     fn set_slot(slot: Slot) {
-        let _ = WIDGET.try_with(|cell| {
-            if let Ok(mut s) = cell.try_borrow_mut() {
-                *s = slot;
-            }
-        });
+        if let Ok(mut s) = WIDGET.try_borrow_mut() {
+            *s = slot;
+        }
     }
 
     /// Mounts the widget in `code` (its built-in `texts` loaded, when it

@@ -15,6 +15,9 @@
 //! 4. gone once acknowledged and its notice stored, or when the collector
 //!    says the bytes can never be accepted, or when the receipt has expired.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use consentry_receipt::json::{self, Json};
 use consentry_receipt::receipt::parse_rfc3339_utc;
 use consentry_receipt::{b64, Receipt};
@@ -373,11 +376,11 @@ fn countersignature(ack: &Json, receipt_id: &str, jws_sha256: &str) -> Option<Co
     if parts.next().is_some() {
         return None;
     }
-    let header = json::parse(std::str::from_utf8(&b64::decode(header)?).ok()?).ok()?;
+    let header = json::parse(core::str::from_utf8(&b64::decode(header)?).ok()?).ok()?;
     if header.get("alg")?.as_str()? != "EdDSA" {
         return None;
     }
-    let claims = json::parse(std::str::from_utf8(&b64::decode(payload)?).ok()?).ok()?;
+    let claims = json::parse(core::str::from_utf8(&b64::decode(payload)?).ok()?).ok()?;
     if claims.get("receipt_id")?.as_str()? != receipt_id
         || claims.get("receipt_sha256")?.as_str()? != jws_sha256
     {

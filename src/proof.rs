@@ -8,6 +8,9 @@
 //! the browser). `subject.key` and `notice.sha256` are filled in when it is
 //! signed; `signing_input` does that.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use consentry_receipt::json::Json;
 use consentry_receipt::receipt::format_rfc3339_utc;
 use consentry_receipt::{
@@ -408,7 +411,7 @@ mod tests {
             "{header}"
         );
         let payload = b64::decode(payload).expect("b64");
-        let json = consentry_receipt::json::parse(std::str::from_utf8(&payload).expect("utf8"))
+        let json = consentry_receipt::json::parse(core::str::from_utf8(&payload).expect("utf8"))
             .expect("json");
         let back = Receipt::from_json(&json).expect("a valid receipt");
         assert_eq!(back.subject.key, thumbprint);

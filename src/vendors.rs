@@ -17,6 +17,9 @@
 //! granted for it. `gtag` is absent when the site turned Consent Mode off;
 //! `uet` and `clarity` are present only when the site turned them on.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use consentry_receipt::json::{type_error, Fields, Json};
 
 use crate::config::{push_num, Category, ConfigError};

@@ -1,6 +1,9 @@
 //! The one `Widget` value: the checked config, the visitor's consent state,
 //! and everything the widget has put on the page. `lib.rs` keeps it behind a
-//! single `thread_local!` and every JS export and UI event goes through it.
+//! single static cell and every JS export and UI event goes through it.
+
+#[allow(unused_imports)]
+use crate::prelude::*;
 
 use crate::config::Config;
 use crate::consent::{self, Choice, ConsentState, Method};

@@ -2,6 +2,9 @@
 //! deleting the cookies of refused categories. Any failure (sandboxed
 //! iframe, cookies disabled) means "no stored consent", never a crash.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use wasm_bindgen::prelude::*;
 
 use crate::config::{cut, pieces, push_num, Config};

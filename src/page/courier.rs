@@ -12,8 +12,11 @@
 //! POSTs run beside the courier and come back as messages, so a held form's
 //! "sign and send this now" never waits behind a slow collector.
 
-use std::cell::OnceCell;
-use std::rc::Rc;
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use alloc::rc::Rc;
+use core::cell::OnceCell;
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -568,7 +571,7 @@ impl Courier {
         let key = concat(&[LATEST, &e.site]);
         let kept = record_get(&key).and_then(|t| Entry::parse(&t));
         // A slice iterator, as in `Receipts::latest`: one `latest` in the wasm.
-        if outbox::latest(&e.site, kept.as_ref(), std::slice::from_ref(e).iter())
+        if outbox::latest(&e.site, kept.as_ref(), core::slice::from_ref(e).iter())
             .is_some_and(|l| l.id == e.id)
         {
             record_put(&key, &e.to_text());

@@ -7,6 +7,9 @@
 //! to `init`. Blocked iframes' placeholders are the view's (`ui/view.js`,
 //! `View::sync_frames`).
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use wasm_bindgen::prelude::*;
 
 use crate::config::id_list;

@@ -2,11 +2,14 @@
 //! the task awaits them one at a time. About forty lines instead of
 //! `futures-channel`, whose atomics and wakers the wasm does not need.
 
-use std::cell::RefCell;
-use std::collections::VecDeque;
-use std::future::poll_fn;
-use std::rc::Rc;
-use std::task::{Poll, Waker};
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use alloc::collections::VecDeque;
+use alloc::rc::Rc;
+use core::cell::RefCell;
+use core::future::poll_fn;
+use core::task::{Poll, Waker};
 
 struct Shared<T> {
     queue: VecDeque<T>,

@@ -4,6 +4,9 @@
 //! events and callbacks a site listens to, and the courier that signs and
 //! delivers receipts.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 pub mod cookies;
 pub mod courier;
 pub mod gating;

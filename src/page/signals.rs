@@ -3,6 +3,9 @@
 //! JSON; `io.js` turns it into the objects the site gets, dispatches
 //! the events and keeps the callbacks.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use consentry_receipt::json::Json;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsValue;

@@ -6,6 +6,9 @@
 //! the visitor's, and what goes out with the form's data. This side hands
 //! it the config and writes each form's receipt when it asks.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use consentry_receipt::json::{self, Json};
 use wasm_bindgen::prelude::*;
 

@@ -6,6 +6,9 @@
 //! own forms. The DOM work is JS because each DOM call made from Rust is a
 //! web-sys import with its own glue; what to show stays decided in Rust.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 pub mod forms;
 
 use wasm_bindgen::prelude::*;

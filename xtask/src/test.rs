@@ -28,7 +28,20 @@ pub fn test() -> Result {
             "-D",
             "warnings",
         ]))?;
-        // The widget's browser code only compiles for wasm32: lint it there too.
+        // The widget's browser code only compiles for wasm32: lint it there
+        // too, the shipped module with its panic handler, and its tests
+        // without (their harness links std, which has one).
+        run(cargo().args([
+            "clippy",
+            "--target",
+            "wasm32-unknown-unknown",
+            "-p",
+            "consentry",
+            "--lib",
+            "--",
+            "-D",
+            "warnings",
+        ]))?;
         run(cargo().args([
             "clippy",
             "--target",
@@ -36,6 +49,7 @@ pub fn test() -> Result {
             "-p",
             "consentry",
             "--all-targets",
+            "--no-default-features",
             "--",
             "-D",
             "warnings",
@@ -78,7 +92,8 @@ fn step<T>(name: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
 /// `webdriver.json` at the root adds our Chromium flags and binary path.
 fn browser_unit_tests() -> Result {
     run(cargo()
-        // `--tests`: unit and integration tests; the doc tests already ran on the host.
+        // `--tests`: unit and integration tests; the doc tests already ran
+        // on the host. No panic handler: the test harness brings std's.
         .args([
             "test",
             "--target",
@@ -86,6 +101,7 @@ fn browser_unit_tests() -> Result {
             "-p",
             "consentry",
             "--tests",
+            "--no-default-features",
         ])
         .env(
             "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER",

@@ -1,6 +1,9 @@
 //! How hashes, receipt ids and key thumbprints are written: the few text
 //! forms the widget and the collector must agree on byte for byte.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// Lower-case hex, the form receipts and the collector's API use for hashes.

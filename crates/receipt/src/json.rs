@@ -8,6 +8,9 @@
 //! Objects keep their key order, duplicate keys are an error (JSON.parse would
 //! silently keep the last one, hiding a site owner's mistake).
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Json {
     Null,

@@ -14,7 +14,25 @@
 //! - `verify` (feature `verify`, off by default so the widget never links
 //!   `ring`): signature, key and payload checks over the exact bytes received
 //!
-//! Pure: no browser and no I/O, so plain `cargo test` covers it.
+//! Pure: no browser and no I/O, so plain `cargo test` covers it. `no_std`
+//! (with `alloc`): the widget links no std, whose panic and formatting
+//! machinery cost its wasm ~2 KB.
+
+#![no_std]
+
+extern crate alloc;
+#[cfg(any(test, feature = "verify"))]
+extern crate std;
+
+/// What std's prelude gives, for `no_std` (each module takes it whole).
+#[allow(unused_imports)]
+mod prelude {
+    pub use alloc::borrow::ToOwned;
+    pub use alloc::boxed::Box;
+    pub use alloc::string::{String, ToString};
+    pub use alloc::vec::Vec;
+    pub use alloc::{format, vec};
+}
 
 pub mod b64;
 pub mod ids;

@@ -7,6 +7,9 @@
 //! There is deliberately no IP address field, and `from_json` refuses
 //! unknown fields, so none can be smuggled in.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use crate::json::{FieldError, Fields, Json};
 
 /// The payload format version this crate writes and reads.

@@ -13,7 +13,10 @@
 //! # }
 //! ```
 
-use std::fmt;
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use core::fmt;
 
 use ring::digest;
 use ring::signature::{UnparsedPublicKey, ECDSA_P256_SHA256_FIXED};
@@ -131,7 +134,7 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl core::error::Error for Error {}
 
 /// Checks a visitor-signed receipt: size, structure, strict encoding, header,
 /// key, ES256 signature over the exact bytes, payload schema, and that the
@@ -139,7 +142,7 @@ impl std::error::Error for Error {}
 /// business (only it knows what "now" is).
 pub fn verify(jws: &[u8], limits: &Limits) -> Result<Verified, Error> {
     let signed = verify_signed(jws, RECEIPT_TYP, limits)?;
-    let text = std::str::from_utf8(&signed.payload).map_err(|_| {
+    let text = core::str::from_utf8(&signed.payload).map_err(|_| {
         Error::new(
             ErrorKind::BadPayload {
                 path: String::new(),
@@ -183,7 +186,7 @@ pub fn verify_signed(jws: &[u8], typ: &str, limits: &Limits) -> Result<Signed, E
             "receipt is larger than the limit",
         ));
     }
-    let text = std::str::from_utf8(jws)
+    let text = core::str::from_utf8(jws)
         .map_err(|_| Error::new(ErrorKind::Malformed, "receipt is not ASCII text"))?;
     let mut parts = text.split('.');
     let (Some(header_b64), Some(payload_b64), Some(sig_b64), None) =
@@ -226,7 +229,7 @@ struct Point {
 
 fn read_header(header: &[u8], typ: &str) -> Result<Point, Error> {
     let bad = |reason: &str| Error::new(ErrorKind::BadHeader, reason);
-    let text = std::str::from_utf8(header).map_err(|_| bad("JWS header is not UTF-8"))?;
+    let text = core::str::from_utf8(header).map_err(|_| bad("JWS header is not UTF-8"))?;
     let value = json::parse(text).map_err(|_| bad("JWS header is not JSON"))?;
     // `alg` first, so `none` and HS256 are named as such.
     match value.get("alg").and_then(Json::as_str) {
