@@ -13,6 +13,12 @@
 //! the rows: receipts appended while it runs are in a later checkpoint, so a
 //! log being appended to is never a false alarm.
 //!
+//! The proofs the collector serves are read from stored tree nodes
+//! (`log_nodes`), not from the leaves: each one the pass completes is
+//! compared with the one recomputed, so a node altered or lost (which no
+//! checkpoint shows) is caught here rather than by a visitor whose proof
+//! then fails.
+//!
 //! A receipt deleted by the site's retention policy (`pruned_at` set, JWS
 //! gone) is checked by its stored hashes: the tree, the chain and the
 //! countersignature still prove it existed, and the audit says how many were
@@ -26,7 +32,7 @@ use consentry_receipt::verify::{hex, sha256, verify, Limits};
 use serde::Serialize;
 
 use crate::keys::{countersignature_payload, payload_seq, PublicKeys};
-use crate::log::{self, Checkpoint, CompactRange, Hash};
+use crate::log::{self, Checkpoint, CompactRange, Hash, Subtree};
 use crate::store::{next_chain_hash, unhex32, Store, StoreError, StoredReceipt, GENESIS, PAGE};
 
 /// `{"site","receipts","ok":true,…}`; with `ok: false`, the first problem in
@@ -95,6 +101,10 @@ pub const TAIL_MISSING: &str =
     "receipts the signed checkpoint counts are gone (the log was truncated)";
 pub const NO_LOG: &str = "the store has no log for this site";
 pub const HEAD_BEHIND: &str = "the site's head row is behind its signed checkpoint";
+pub const NODE_MISMATCH: &str =
+    "a stored tree node is not the hash of its receipts: inclusion and consistency proofs served from it do not verify";
+pub const NODE_MISSING: &str =
+    "a stored tree node is missing: the collector cannot serve proofs that need it";
 
 /// A checkpoint someone kept, to be proved consistent with the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,6 +156,9 @@ struct Pass<'a> {
     keys: &'a PublicKeys,
     previous: [u8; 32],
     tree: CompactRange,
+    /// Subtrees of two or more leaves completed by this page's rows, to be
+    /// compared with the stored nodes.
+    completed: Vec<Subtree>,
     /// The sizes saved checkpoints ask about, and the root at each.
     roots: BTreeMap<u64, Hash>,
     /// Leaf index → leaf hash, for the receipts of saved receipt files.
@@ -181,6 +194,41 @@ impl Pass<'_> {
         }
     }
 
+    /// A stored node of leaves `start..` that is not the recomputed one.
+    fn node_problem(&mut self, start: u64, reason: &'static str) {
+        let r = &mut self.report;
+        r.ok = false;
+        r.problems_total += 1;
+        r.reason.get_or_insert(reason);
+        if r.problems.len() < MAX_PROBLEMS {
+            r.problems.push(Problem {
+                seq: None,
+                leaf_index: i64::try_from(start).ok(),
+                receipt_id: None,
+                reason,
+            });
+        }
+    }
+
+    /// The stored nodes of the subtrees completed since the last call,
+    /// against the recomputed ones (one read per page of rows).
+    async fn check_nodes(&mut self, store: &Store) -> Result<(), StoreError> {
+        let completed = core::mem::take(&mut self.completed);
+        if completed.is_empty() {
+            return Ok(());
+        }
+        let keys = completed.iter().map(|n| (n.start, n.len)).collect();
+        let stored = store.stored_subtrees(&self.report.site, keys).await?;
+        for node in completed {
+            match stored.get(&(node.start, node.len)) {
+                Some(Some(hash)) if *hash == node.hash => {}
+                Some(Some(_)) | Some(None) => self.node_problem(node.start, NODE_MISMATCH),
+                None => self.node_problem(node.start, NODE_MISSING),
+            }
+        }
+        Ok(())
+    }
+
     /// One row: the first thing wrong with it is its problem. Its leaf is
     /// added to the tree whatever it is, so the tree is the stored one.
     fn row(&mut self, row: &StoredReceipt) {
@@ -200,7 +248,9 @@ impl Pass<'_> {
         if self.leaves_wanted.contains_key(&index) {
             self.leaves_found.insert(index, leaf);
         }
-        self.tree.push(leaf);
+        let completed = &mut self.completed;
+        self.tree
+            .push_recording(leaf, |subtree| completed.push(subtree));
         if let Some(root) = self.roots.get_mut(&self.tree.size()) {
             *root = self.tree.root();
         }
@@ -305,6 +355,7 @@ pub async fn audit_site(
         keys,
         previous: GENESIS,
         tree: CompactRange::new(),
+        completed: Vec::new(),
         roots: saved.iter().map(|s| (s.size, log::EMPTY_ROOT)).collect(),
         leaves_wanted: saved.iter().filter_map(|s| s.leaf).collect(),
         leaves_found: BTreeMap::new(),
@@ -324,16 +375,20 @@ pub async fn audit_site(
         (None, None) => i64::MAX,
     };
     let mut last = 0;
-    'pages: loop {
+    loop {
         let rows = store.page(site, last, PAGE).await?;
         let Some(end) = rows.last().map(|row| row.seq) else {
             break;
         };
         for row in &rows {
             if row.seq > until {
-                break 'pages;
+                break;
             }
             pass.row(row);
+        }
+        pass.check_nodes(store).await?;
+        if end >= until {
+            break;
         }
         last = end;
     }

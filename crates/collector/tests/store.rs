@@ -635,6 +635,61 @@ async fn a_store_holds_receipts_once_one_is_appended(db: Db) {
     assert!(!store.is_empty().await.expect("is_empty"));
 }
 
+/// The proofs the collector serves come from its stored tree nodes, which
+/// no checkpoint covers: an altered node makes every proof through it fail
+/// for the visitor who checks it, and a lost one makes them unservable. The
+/// audit names both, by the first leaf under the node, although every row
+/// and the tree they make are intact.
+async fn an_altered_or_lost_tree_node_is_named_by_the_audit(db: Db) {
+    let store = db.open().await;
+    let keys = support::signer().public_keys().clone();
+    let s = site("nodes");
+    append_n(&store, &s, 6).await;
+    assert!(audit_now(&store, &s).await.ok);
+    // Leaves 2..4 (level 1, idx 1) altered; leaves 0..4 (level 2) gone.
+    db.tamper(&format!(
+        "UPDATE log_nodes SET hash = '{}' WHERE site = '{s}' AND level = 1 AND idx = 1;
+         DELETE FROM log_nodes WHERE site = '{s}' AND level = 2 AND idx = 0",
+        "00".repeat(32)
+    ))
+    .await;
+    let (_, text) = store
+        .checkpoint(&s)
+        .await
+        .expect("read")
+        .expect("checkpoint");
+    let checkpoint = audit::open_checkpoint(&text, &s, &keys).expect("signed");
+    let rows = store.page(&s, 0, 10).await.expect("page");
+    let leaf = unhex32(&rows[0].leaf_hash).expect("hex");
+    let Proved::Proof(proof) = store.inclusion_proof(&s, 0, 6).await.expect("proof") else {
+        panic!("leaf 0 is in the log");
+    };
+    assert!(
+        log::verify_inclusion(&leaf, 0, 6, &proof, checkpoint.root()).is_err(),
+        "a proof through the altered node does not verify"
+    );
+
+    let report = audit_now(&store, &s).await;
+    assert_eq!(
+        (report.ok, report.reason),
+        (false, Some(audit::NODE_MISMATCH)),
+        "{report:?}"
+    );
+    let named: Vec<(Option<i64>, Option<i64>, &str)> = report
+        .problems
+        .iter()
+        .map(|p| (p.seq, p.leaf_index, p.reason))
+        .collect();
+    assert_eq!(
+        named,
+        [
+            (None, Some(2), audit::NODE_MISMATCH),
+            (None, Some(0), audit::NODE_MISSING)
+        ],
+        "the rows and the tree are intact: only the nodes are named"
+    );
+}
+
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -669,6 +724,7 @@ suite!(
     a_cut_tail_with_a_rewritten_head_is_caught_by_a_checkpoint_saved_before,
     a_replaced_leaf_is_named_and_breaks_the_checkpoint,
     an_audit_while_receipts_arrive_is_never_a_false_alarm,
+    an_altered_or_lost_tree_node_is_named_by_the_audit,
 );
 
 /// A restarted or failed-over PostgreSQL drops every connection; the same

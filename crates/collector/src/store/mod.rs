@@ -651,19 +651,34 @@ impl Store {
         }
     }
 
+    /// The stored hashes of these complete subtrees of `site`'s tree, by
+    /// `(start, len)`, as stored: `None` for one that is not a hash, absent
+    /// for one not stored. (The audit compares them with the leaves.)
+    pub async fn stored_subtrees(
+        &self,
+        site: &str,
+        needed: Vec<(u64, u64)>,
+    ) -> Result<HashMap<(u64, u64), Option<Hash>>, StoreError> {
+        let found = match &self.reader {
+            Reader::Sqlite(r) => r.subtrees(site.to_owned(), needed).await?,
+            Reader::Postgres(r) => r.subtrees(site, &needed).await?,
+        };
+        Ok(found
+            .into_iter()
+            .map(|(key, text)| (key, unhex32(&text)))
+            .collect())
+    }
+
     /// The hashes of these complete subtrees of `site`'s tree, by `(start, len)`.
     async fn subtrees(
         &self,
         site: &str,
         needed: Vec<(u64, u64)>,
     ) -> Result<HashMap<(u64, u64), Hash>, StoreError> {
-        let found = match &self.reader {
-            Reader::Sqlite(r) => r.subtrees(site.to_owned(), needed.clone()).await?,
-            Reader::Postgres(r) => r.subtrees(site, &needed).await?,
-        };
+        let found = self.stored_subtrees(site, needed.clone()).await?;
         let mut hashes = HashMap::with_capacity(found.len());
-        for (key, text) in found {
-            let hash = unhex32(&text).ok_or_else(|| {
+        for (key, hash) in found {
+            let hash = hash.ok_or_else(|| {
                 StoreError(format!(
                     "site {site}: corrupt hash of leaves {}..{}",
                     key.0,
