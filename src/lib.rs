@@ -46,10 +46,13 @@
 //! under Trusted Types, through the one policy `consentry`; and
 //! `on('ready' | 'form', callback)`.
 
-#![no_std]
+// The wasm links no std (see the panic handler below); the host build of
+// the pure modules, their tests and the cdylib a host `cargo build` makes,
+// keeps it.
+#![cfg_attr(target_arch = "wasm32", no_std)]
 
 extern crate alloc;
-#[cfg(test)]
+#[cfg(all(test, target_arch = "wasm32"))]
 extern crate std;
 
 /// What std's prelude gives, for `no_std` (each module takes it whole).
