@@ -102,12 +102,15 @@ pub fn theme_css(config: &Config) -> String {
 /// What `ui/view.js` draws from, as JSON: the language of the texts and its
 /// direction, every text by its config key, the
 /// policy link, the reopen button's label (absent when the site turned the
-/// button off), and each category with its cookie table rows.
+/// button off), each category with its cookie table rows, and each form's
+/// checkbox labels (by purpose id), which `setLanguage` redraws too: a form's
+/// receipt records them as they are now.
 ///
 /// ```text
 /// {"lang":"en","dir":"ltr","texts":{"acceptAll":"Accept all",…},"policy":"/privacy","reopen":"Privacy settings",
 ///  "categories":[{"id":"analytics","title":"…","description":"…","necessary":false,
-///                 "cookies":[["_ga","Google","…","2 years"]]}]}
+///                 "cookies":[["_ga","Google","…","2 years"]]}],
+///  "forms":[[["newsletter","Send me the newsletter"]]]}
 /// ```
 pub fn view_model(config: &Config) -> String {
     let mut texts = Vec::new();
@@ -135,6 +138,14 @@ pub fn view_model(config: &Config) -> String {
             ("provider", c.provider.as_deref().map(Json::str)),
         ]));
     }
+    let mut forms = Vec::new();
+    for f in &config.forms {
+        let mut labels = Vec::new();
+        for p in &f.purposes {
+            labels.push(Json::Arr(vec![Json::str(&p.id), Json::str(&p.label)]));
+        }
+        forms.push(Json::Arr(labels));
+    }
     let model = Json::object(vec![
         ("lang", Some(Json::str(&config.language))),
         (
@@ -154,6 +165,7 @@ pub fn view_model(config: &Config) -> String {
                 .then(|| Json::str(&config.texts[Text::Reopen])),
         ),
         ("categories", Some(Json::Arr(categories))),
+        ("forms", Some(Json::Arr(forms))),
     ]);
     // As in `record`: no number here, so canonical writing cannot fail.
     model.canonical().unwrap_or_default()

@@ -62,7 +62,84 @@ pub struct Config {
     /// What Google Consent Mode, Microsoft UET and Clarity are told: the
     /// plan of `vendors` as JSON, `None` when no vendor is on.
     pub vendors: Option<String>,
+    /// The config's text when it gives some of the site's own texts per
+    /// language (see `SiteTexts`): `use_language` reads it again in the
+    /// language shown. Empty otherwise.
+    pub source: String,
 }
+
+/// Reads the site's own texts (a category's title, a cookie's purpose, a
+/// form checkbox's label), each a string or an object of texts by language
+/// code (`{"en": "Statistics", "de": "Statistik"}`) that must hold one in
+/// the default language, in the language `want`: its own text, else its
+/// base language's (`pt` for `pt-br`), else the default language's.
+struct SiteTexts<'a> {
+    default: &'a str,
+    want: &'a str,
+    /// Whether an object of texts by language was read.
+    localized: bool,
+}
+
+impl SiteTexts<'_> {
+    /// `f.key`; `required` or not. Each text an object gives must say
+    /// something.
+    fn read(
+        &mut self,
+        f: &Fields<'_>,
+        key: &str,
+        required: bool,
+    ) -> Result<Option<String>, ConfigError> {
+        let at = f.path(key);
+        let by_language = match f.get(key) {
+            None if required => return Err(ConfigError::at(at, "is required")),
+            None => return Ok(None),
+            Some(Json::Str(text)) => return Ok(Some(text.clone())),
+            Some(Json::Obj(by_language)) => by_language,
+            Some(v) => {
+                let expected = "a string or an object of texts by language code";
+                return Err(type_error(at, expected, v).into());
+            }
+        };
+        self.localized = true;
+        // By preference: 0 the language wanted, 1 its base, 2 the default.
+        let mut best: Option<(usize, &String)> = None;
+        let mut has_default = false;
+        for (code, text) in by_language {
+            let here = at.clone().join_key(code);
+            if !language::is_tag(code) {
+                return Err(ConfigError::at(here, LANGUAGE_KEYS));
+            }
+            let Json::Str(text) = text else {
+                return Err(type_error(here, "a string", text).into());
+            };
+            if text.trim().is_empty() {
+                return Err(ConfigError::at(here, "must not be empty"));
+            }
+            let code = language::normalize(code);
+            has_default |= code == self.default;
+            let rank = [self.want, language::primary(self.want), self.default]
+                .iter()
+                .position(|w| *w == code);
+            if let Some(rank) = rank.filter(|r| best.is_none_or(|(b, _)| r < &b)) {
+                best = Some((rank, text));
+            }
+        }
+        if !has_default {
+            return Err(ConfigError::at(
+                at,
+                &concat(&["has no text in the default language \"", self.default, "\""]),
+            ));
+        }
+        Ok(best.map(|(_, text)| text.clone()))
+    }
+
+    fn req(&mut self, f: &Fields<'_>, key: &str) -> Result<String, ConfigError> {
+        Ok(self.read(f, key, true)?.unwrap_or_default())
+    }
+}
+
+/// Why a key of `translations` or of a site text by language is refused.
+const LANGUAGE_KEYS: &str = "must be keyed by a language code such as \"de\" or \"pt-BR\"";
 
 #[derive(Debug, Clone)]
 pub struct Controller {
@@ -264,6 +341,12 @@ impl Config {
     /// Reads a config from JSON text (the inline script, the fetched file,
     /// or `JSON.stringify` of the object given to `init`) and checks it.
     pub fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::read(text, None)
+    }
+
+    /// `parse`, with the site's own texts in language `want` (by default,
+    /// the forced or the default language).
+    fn read(text: &str, want: Option<&str>) -> Result<Config, ConfigError> {
         let value = json::parse(text).map_err(|e| {
             let mut reason = String::from("not valid JSON: ");
             reason.push_str(e.reason);
@@ -274,10 +357,10 @@ impl Config {
                 reason,
             }
         })?;
-        Config::from_json(&value)
+        Config::from_json(&value, text, want)
     }
 
-    pub fn from_json(value: &Json) -> Result<Config, ConfigError> {
+    fn from_json(value: &Json, text: &str, want: Option<&str>) -> Result<Config, ConfigError> {
         let o = Fields::new(
             value,
             String::new(),
@@ -318,6 +401,35 @@ impl Config {
             },
             None => CookieOptions::default(),
         };
+        let forced_language = o.str("language")?;
+        let default_language = o.str("defaultLanguage")?;
+        for (key, tag) in [
+            ("language", &forced_language),
+            ("defaultLanguage", &default_language),
+        ] {
+            if tag.as_deref().is_some_and(|t| !language::is_tag(t)) {
+                return Err(ConfigError::at(
+                    o.path(key),
+                    "must be a language code such as \"de\" or \"pt-BR\"",
+                ));
+            }
+        }
+        let default_language = default_language
+            .or_else(|| forced_language.clone())
+            .map_or_else(|| language::ENGLISH.to_owned(), |t| language::normalize(&t));
+        let want = want.map_or_else(
+            || {
+                forced_language
+                    .as_deref()
+                    .map_or_else(|| default_language.clone(), language::normalize)
+            },
+            str::to_owned,
+        );
+        let mut site = SiteTexts {
+            default: &default_language,
+            want: &want,
+            localized: false,
+        };
         let mut categories = Vec::new();
         for (i, item) in o.arr("categories")?.iter().enumerate() {
             let c = Fields::new(
@@ -335,11 +447,11 @@ impl Config {
             )?;
             let category = Category {
                 id: c.req_str("id")?,
-                title: c.req_str("title")?,
-                description: c.str("description")?.unwrap_or_default(),
+                title: site.req(&c, "title")?,
+                description: site.read(&c, "description", false)?.unwrap_or_default(),
                 necessary: c.bool("necessary")?.unwrap_or(false),
                 gpc: c.bool("gpc")?.unwrap_or(false),
-                cookies: cookies(&c)?,
+                cookies: cookies(&c, &mut site)?,
                 service_of: None,
                 provider: None,
             };
@@ -352,11 +464,11 @@ impl Config {
                 )?;
                 services.push(Category {
                     id: s.req_str("id")?,
-                    title: s.req_str("name")?,
-                    description: s.str("purpose")?.unwrap_or_default(),
+                    title: site.req(&s, "name")?,
+                    description: site.read(&s, "purpose", false)?.unwrap_or_default(),
                     necessary: category.necessary,
                     gpc: category.gpc,
-                    cookies: cookies(&s)?,
+                    cookies: cookies(&s, &mut site)?,
                     service_of: Some(category.id.clone()),
                     provider: s.str("provider")?,
                 });
@@ -375,7 +487,7 @@ impl Config {
                 let p = Fields::new(p, f.index("purposes", j), &["id", "label", "required"])?;
                 purposes.push(FormPurpose {
                     id: p.req_str("id")?,
-                    label: p.req_str("label")?,
+                    label: site.req(&p, "label")?,
                     required: p.bool("required")?.unwrap_or(false),
                 });
             }
@@ -404,10 +516,7 @@ impl Config {
             for (code, texts) in langs {
                 let at = o.path("translations").join_key(code);
                 if !language::is_tag(code) {
-                    return Err(ConfigError::at(
-                        at,
-                        "must be keyed by a language code such as \"de\" or \"pt-BR\"",
-                    ));
+                    return Err(ConfigError::at(at, LANGUAGE_KEYS));
                 }
                 let code = language::normalize(code);
                 if translations.iter().any(|(c, _)| *c == code) {
@@ -416,22 +525,11 @@ impl Config {
                 translations.push((code, overrides(texts, at)?));
             }
         }
-        let forced_language = o.str("language")?;
-        let default_language = o.str("defaultLanguage")?;
-        for (key, tag) in [
-            ("language", &forced_language),
-            ("defaultLanguage", &default_language),
-        ] {
-            if tag.as_deref().is_some_and(|t| !language::is_tag(t)) {
-                return Err(ConfigError::at(
-                    o.path(key),
-                    "must be a language code such as \"de\" or \"pt-BR\"",
-                ));
-            }
-        }
-        let default_language = default_language
-            .or_else(|| forced_language.clone())
-            .map_or_else(|| language::ENGLISH.to_owned(), |t| language::normalize(&t));
+        let source = if site.localized {
+            text.to_owned()
+        } else {
+            String::new()
+        };
         let flat = match o.get("texts") {
             Some(t) => overrides(t, o.path("texts"))?,
             None => Vec::new(),
@@ -457,6 +555,7 @@ impl Config {
             forms,
             theme,
             vendors: None,
+            source,
         };
         config.vendors = crate::vendors::read(&o, &config.categories)?;
         if let Some(forced) = forced_language {
@@ -473,7 +572,7 @@ impl Config {
             .forced_language
             .clone()
             .unwrap_or_else(|| config.default_language.clone());
-        config.use_language(&first, None);
+        config.show_texts(&first, None);
         config.validate()?;
         Ok(config)
     }
@@ -498,7 +597,21 @@ impl Config {
     /// Shows the config in `code` (one of `languages`): English, then
     /// `built_in` (the language's file, when it has one), then the flat
     /// `texts` if `code` is the default language, then its translations.
+    /// The site's own texts given per language are read again in `code`.
     pub fn use_language(&mut self, code: &str, built_in: Option<Texts>) {
+        self.show_texts(code, built_in);
+        // The same text, checked when it was first read: it reads again.
+        if self.source.is_empty() {
+            return;
+        }
+        if let Ok(again) = Config::read(&self.source, Some(code)) {
+            self.categories = again.categories;
+            self.forms = again.forms;
+        }
+    }
+
+    /// The widget's own texts in `code`.
+    fn show_texts(&mut self, code: &str, built_in: Option<Texts>) {
         let mut texts = built_in.unwrap_or_default();
         let mut apply = |set: &[(usize, String)]| {
             for (i, v) in set {
@@ -673,7 +786,8 @@ impl Config {
 }
 
 /// The `cookies` of a category or a service.
-fn cookies(c: &Fields<'_>) -> Result<Vec<CookieInfo>, ConfigError> {
+/// The cookie table of category `at` (in `categories` as kept).
+fn cookies(c: &Fields<'_>, site: &mut SiteTexts<'_>) -> Result<Vec<CookieInfo>, ConfigError> {
     let mut cookies = Vec::new();
     for (j, k) in c.arr("cookies")?.iter().enumerate() {
         let k = Fields::new(
@@ -684,8 +798,8 @@ fn cookies(c: &Fields<'_>) -> Result<Vec<CookieInfo>, ConfigError> {
         cookies.push(CookieInfo {
             name: k.req_str("name")?,
             provider: k.req_str("provider")?,
-            purpose: k.req_str("purpose")?,
-            duration: k.req_str("duration")?,
+            purpose: site.req(&k, "purpose")?,
+            duration: site.req(&k, "duration")?,
         });
     }
     Ok(cookies)

@@ -116,6 +116,69 @@ fn each_language_is_built_in_texts_then_the_site_translations() {
     assert_eq!(consentry::language::built_in_file("de-at"), Some("de"));
 }
 
+/// The site's own texts given per language follow the language shown:
+/// its own, then its base language's, then the default language's; a plain
+/// string is the same in every language.
+#[test]
+fn site_texts_given_per_language_follow_the_language_shown() {
+    let mut c = landing();
+    c["categories"][1]["title"] =
+        json!({"en": "Analytics", "de": "Statistik", "pt-BR": "Estatísticas"});
+    c["categories"][1]["cookies"][0]["duration"] = json!({"en": "1 year", "de": "1 Jahr"});
+    c["forms"][0]["purposes"][1]["label"] = json!({"en": "Product news", "fr": "Nouveautés"});
+    let mut config = Config::parse(&c.to_string()).expect("valid");
+    let shown = |config: &Config| {
+        (
+            config.categories[1].title.clone(),
+            config.categories[1].cookies[0].duration.clone(),
+            config.forms[0].purposes[1].label.clone(),
+            config.categories[2].title.clone(),
+        )
+    };
+    assert_eq!(
+        shown(&config),
+        (
+            "Analytics".into(),
+            "1 year".into(),
+            "Product news".into(),
+            "Marketing and embedded media".into()
+        )
+    );
+    config.use_language("de", None);
+    assert_eq!(
+        shown(&config),
+        (
+            "Statistik".into(),
+            "1 Jahr".into(),
+            "Product news".into(),
+            "Marketing and embedded media".into()
+        )
+    );
+    config.use_language("pt-br", None);
+    assert_eq!(config.categories[1].title, "Estatísticas");
+    config.use_language("fr", None);
+    assert_eq!(
+        shown(&config),
+        (
+            "Analytics".into(),
+            "1 year".into(),
+            "Nouveautés".into(),
+            "Marketing and embedded media".into()
+        )
+    );
+    // The base language's text serves a regional variant.
+    c["categories"][1]["title"] = json!({"en": "Analytics", "pt": "Análises"});
+    let mut config = Config::parse(&c.to_string()).expect("valid");
+    config.use_language("pt-br", None);
+    assert_eq!(config.categories[1].title, "Análises");
+    // The default language is the site's, and its text is the one shown first.
+    let mut c = landing();
+    c["defaultLanguage"] = json!("de");
+    c["categories"][1]["title"] = json!({"de": "Statistik", "en": "Analytics"});
+    let config = Config::parse(&c.to_string()).expect("valid");
+    assert_eq!(config.categories[1].title, "Statistik");
+}
+
 #[test]
 fn the_schema_lists_exactly_the_texts_of_the_widget() {
     let schema = read(Path::new("pkg-config/consentry.schema.json"));
@@ -306,6 +369,36 @@ fn bad_configs_are_refused_with_the_field_named() {
         (
             |c| c["translations"] = json!({"deutsch!": {}}),
             "consentry: config.translations.deutsch!: must be keyed by a language code",
+            true,
+        ),
+        (
+            |c| c["categories"][1]["title"] = json!({"de": "Statistik"}),
+            "consentry: config.categories[1].title: has no text in the default language \"en\"",
+            false,
+        ),
+        (
+            |c| c["categories"][1]["title"] = json!({"en": "Analytics", "de": " "}),
+            "consentry: config.categories[1].title.de: must not be empty",
+            false,
+        ),
+        (
+            |c| c["categories"][1]["title"] = json!({"en": "Analytics", "de": ""}),
+            "consentry: config.categories[1].title.de: must not be empty",
+            true,
+        ),
+        (
+            |c| c["categories"][1]["cookies"][0]["purpose"] = json!({"en": "x", "deutsch!": "y"}),
+            "consentry: config.categories[1].cookies[0].purpose.deutsch!: must be keyed by a language code",
+            true,
+        ),
+        (
+            |c| c["forms"][0]["purposes"][0]["label"] = json!({"en": 1}),
+            "consentry: config.forms[0].purposes[0].label.en: must be a string, not a number",
+            true,
+        ),
+        (
+            |c| c["categories"][2]["description"] = json!(["Ads"]),
+            "consentry: config.categories[2].description: must be a string or an object of texts by language code, not an array",
             true,
         ),
     ];

@@ -170,6 +170,12 @@ export function retext(modelJson) {
     const hint = row.querySelector('.consentry-error');
     if (hint) hint.textContent = model.texts.formRequired;
   }
+  model.forms.forEach((purposes, index) => {
+    for (const [purpose, label] of purposes) {
+      const text = document.getElementById(boxId(index, purpose))?.labels[0];
+      if (text) text.textContent = label;
+    }
+  });
   return dialog != null;
 }
 
@@ -466,6 +472,9 @@ function setInvalid(box, invalid) {
 // [id] or null; `submitted(selector)` returns the promise that settles once
 // it is handed to the network, or null. Returns why the form cannot be
 // attached, or undefined.
+// The checkbox of `purpose` in `config.forms[index]`.
+const boxId = (index, purpose) => 'consentry-' + index + '-' + purpose;
+
 export function attach(spec, submitted) {
   const [selector, index, policyUrl, policyText, requiredText, purposes] = JSON.parse(spec);
   let form;
@@ -481,7 +490,7 @@ export function attach(spec, submitted) {
 
   const block = el('div', { class: 'consentry-form-consent', 'data-consentry-form': '' });
   for (const [purpose, label, required] of purposes) {
-    const id = 'consentry-' + index + '-' + purpose;
+    const id = boxId(index, purpose);
     const row = el('div', { class: 'consentry-purpose' });
     const attrs = {
       type: 'checkbox',

@@ -95,6 +95,45 @@ test('the site\'s own German translation wins over the built-in text', T, async 
   assert.ok(await b.getByRole('button', { name: TEXTS.de.rejectAll, exact: true }).isVisible());
 });
 
+test('the site\'s own texts given per language follow the language shown, and the notice holds them as shown', T, async (t) => {
+  const p = await pageIn(t, 'de', {
+    edit: (c) => {
+      c.categories[1].title = { en: 'Analytics', de: 'Statistik' };
+      c.categories[1].cookies[0].duration = { en: '1 year', de: '1 Jahr' };
+      c.forms[0].purposes[1].label = { en: 'Product news by email', de: 'Produktneuheiten per E-Mail' };
+    },
+  });
+  const b = await show(p, 'de');
+  const label = p.page.locator('#newsletter-form label', { hasText: /Product news|Produktneuheiten/ });
+  assert.equal(await label.textContent(), 'Produktneuheiten per E-Mail');
+  await b.getByRole('button', { name: TEXTS.de.customize, exact: true }).click();
+  const dialog = p.page.getByRole('dialog', { name: TEXTS.de.preferencesTitle });
+  await dialog.waitFor({ state: 'visible' });
+  assert.ok(await dialog.getByText('Statistik', { exact: true }).isVisible());
+  assert.ok(await dialog.getByText('1 Jahr', { exact: true }).count() === 1);
+  // English, and back: each language's own words, the form's label too.
+  await p.page.evaluate(() => window.consentry.setLanguage('en'));
+  const english = p.page.getByRole('dialog', { name: 'Privacy preferences' });
+  await english.waitFor({ state: 'visible' });
+  assert.ok(await english.getByText('Analytics', { exact: true }).isVisible());
+  assert.equal(await label.textContent(), 'Product news by email');
+  await p.page.evaluate(() => window.consentry.setLanguage('de'));
+  await dialog.waitFor({ state: 'visible' });
+  assert.equal(await label.textContent(), 'Produktneuheiten per E-Mail');
+  await dialog.getByRole('button', { name: TEXTS.de.save, exact: true }).click();
+  const cookie = await consentCookie(p.context);
+  const receipt = payloadOf((await storedReceipt(cookie.id)).jws);
+  assert.equal(receipt.notice.language, 'de');
+  const text = await (await fetch(`${BASE}/v1/notices/${receipt.notice.sha256}`)).text();
+  for (const shown of ['Statistik', '1 Jahr', 'Produktneuheiten per E-Mail']) {
+    assert.ok(text.includes(JSON.stringify(shown)), `the notice holds ${shown}`);
+  }
+  for (const unseen of ['"Analytics"', '"1 year"', '"Product news by email"']) {
+    assert.ok(!text.includes(unseen), `and not ${unseen}`);
+  }
+  assert.deepEqual(widgetErrors(p.consoleErrors), []);
+});
+
 test('without <html lang> the browser\'s language decides, region and all', T, async (t) => {
   const p = await pageIn(t, null, { context: { locale: 'pt-BR' } });
   await show(p, 'pt');
