@@ -36,7 +36,7 @@
 //! - `export`: the site owner's export (NDJSON, CSV) and audit, behind the
 //!   admin token.
 //! - `transparency`: what anyone may fetch to check a log: checkpoints,
-//!   inclusion and consistency proofs, the JWKS.
+//!   inclusion and consistency proofs, a receipt's C2SP tlog-proof, the JWKS.
 //! - [`log`]: the pure per-site log: RFC 6962 tree, proofs, C2SP notes and
 //!   checkpoints.
 //! - [`store`]: [`Store`], SQLite or PostgreSQL: group commit, the tree and a

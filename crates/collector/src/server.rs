@@ -62,6 +62,7 @@ pub fn app(state: AppState) -> Router {
             "/v1/sites/{site}/proof/consistency",
             get(transparency::consistency_proof),
         )
+        .route("/v1/sites/{site}/proof/tlog", get(transparency::tlog_proof))
         .route("/.well-known/jwks.json", get(transparency::jwks))
         .route("/healthz", get(crate::health::healthz))
         // Inside CORS, so a 429 carries the headers the widget needs to read it.

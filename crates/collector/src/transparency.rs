@@ -1,6 +1,7 @@
 //! What anyone may fetch to check a site's log without trusting us: the
 //! latest signed checkpoint, inclusion and consistency proofs for any size
-//! up to it, and every public key (`/.well-known/jwks.json`). Public: they
+//! up to it, a receipt's proof as one C2SP tlog-proof text, and every
+//! public key (`/.well-known/jwks.json`). Public: they
 //! hold sizes and hashes, no personal data, and witnesses must poll them.
 
 use axum::extract::rejection::QueryRejection;
@@ -52,7 +53,45 @@ pub(crate) async fn checkpoint(
     let Some((_, text)) = c.store.checkpoint(&site).await? else {
         return Err(no_log(&site));
     };
-    Ok((
+    Ok(plain_text(text))
+}
+
+/// `GET /v1/sites/{site}/proof/tlog?index=N`: that leaf in a C2SP
+/// tlog-proof (c2sp.org/tlog-proof@v1): its index, its inclusion proof and
+/// the site's latest signed checkpoint it leads to, in one text a visitor or
+/// an auditor keeps beside the receipt and checks offline with any tool of
+/// the spec (the entry is the receipt's JWS, as posted).
+pub(crate) async fn tlog_proof(
+    State(state): State<AppState>,
+    Path(site): Path<String>,
+    q: Result<Query<TlogProofQuery>, QueryRejection>,
+) -> Result<Response, AppError> {
+    let q = query(q, "?index=N")?;
+    let c = collector(&state)?;
+    log_site(&site)?;
+    let Some((size, checkpoint)) = c.store.checkpoint(&site).await? else {
+        return Err(no_log(&site));
+    };
+    // The checkpoint read first: the log only grows, so a proof at its
+    // size can always be made.
+    let result = c.store.inclusion_proof(&site, q.index, size).await?;
+    let proof = match result {
+        Proved::Proof(proof) => proof,
+        other => {
+            return proved(&site, other, format!("leaf {}", q.index))
+                .map(IntoResponse::into_response)
+        }
+    };
+    Ok(plain_text(crate::log::tlog_proof(
+        q.index,
+        &proof,
+        &checkpoint,
+    )))
+}
+
+/// A text answer that is never cached: it changes with every checkpoint.
+fn plain_text(text: String) -> Response {
+    (
         [
             (
                 CONTENT_TYPE,
@@ -62,13 +101,18 @@ pub(crate) async fn checkpoint(
         ],
         text,
     )
-        .into_response())
+        .into_response()
 }
 
 #[derive(Deserialize)]
 pub(crate) struct InclusionQuery {
     index: u64,
     size: u64,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct TlogProofQuery {
+    index: u64,
 }
 
 #[derive(Deserialize)]

@@ -850,6 +850,21 @@ async fn acknowledgements_checkpoints_and_proofs_verify_with_the_public_key() {
             "bad_query",
         ),
         (
+            format!("/v1/sites/{}/proof/tlog?index=5", common::SITE),
+            StatusCode::BAD_REQUEST,
+            "out_of_range",
+        ),
+        (
+            format!("/v1/sites/{}/proof/tlog?index=-1", common::SITE),
+            StatusCode::BAD_REQUEST,
+            "bad_query",
+        ),
+        (
+            "/v1/sites/nobody/proof/tlog?index=0".to_owned(),
+            StatusCode::NOT_FOUND,
+            "no_log",
+        ),
+        (
             "/v1/sites/nobody/checkpoint".to_owned(),
             StatusCode::NOT_FOUND,
             "no_log",
@@ -867,6 +882,38 @@ async fn acknowledgements_checkpoints_and_proofs_verify_with_the_public_key() {
             "{path}"
         );
     }
+
+    // Leaf 3 as a C2SP tlog-proof: header, index, the path to the latest
+    // checkpoint, an empty line, that checkpoint verbatim.
+    let tlog = api
+        .get(
+            &format!("/v1/sites/{}/proof/tlog?index=3", common::SITE),
+            None,
+        )
+        .await;
+    assert_eq!(tlog.status, StatusCode::OK);
+    assert!(tlog.headers["content-type"]
+        .to_str()
+        .unwrap_or("")
+        .starts_with("text/plain"));
+    let text = tlog.text();
+    let (head, note) = text
+        .split_once("\n\n")
+        .expect("proof, empty line, checkpoint");
+    let mut lines = head.lines();
+    assert_eq!(lines.next(), Some("c2sp.org/tlog-proof@v1"));
+    assert_eq!(lines.next(), Some("index 3"));
+    let path: Vec<Value> = lines.map(Value::from).collect();
+    let in_note = Checkpoint::open(note.as_bytes(), &origin, &known).expect("signed");
+    assert_eq!(in_note.size(), 5, "the latest checkpoint");
+    log::verify_inclusion(
+        &log::leaf_hash(acks[3].0.as_bytes()),
+        3,
+        5,
+        &b64(&Value::from(path)),
+        in_note.root(),
+    )
+    .expect("the tlog-proof's path leads to its checkpoint");
 
     // A duplicate's answer proves the same leaf against the latest checkpoint.
     let again = api.post_receipt(acks[0].0.clone()).await;

@@ -159,12 +159,29 @@ async fn what_an_auditor_collects() -> Value {
         consistency.push(json!({ "old_checkpoint": old, "proof": proof["proof"] }));
     }
 
+    let mut tlog_proofs = Vec::new();
+    for (index, (jws, _)) in acks.iter().enumerate() {
+        let (status, body) = get(
+            &router,
+            &format!("/v1/sites/{site}/proof/tlog?index={index}"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{}", text(&body));
+        let proof = String::from_utf8(body).expect("a tlog-proof is text");
+        assert!(
+            proof.ends_with(&checkpoint),
+            "against the latest checkpoint:\n{proof}"
+        );
+        tlog_proofs.push(json!({ "jws": jws, "proof": proof }));
+    }
+
     json!({
         "origin": log_origin(),
         "jwks": get_json(&router, "/.well-known/jwks.json").await,
         "checkpoint": checkpoint,
         "receipts": receipts,
         "consistency": consistency,
+        "tlog_proofs": tlog_proofs,
     })
 }
 
@@ -268,7 +285,7 @@ async fn an_independent_checker_accepts_the_collectors_checkpoints_and_proofs() 
     assert_eq!(
         summary.trim_end(),
         format!(
-            "ok: checkpoint of size {RECEIPTS} signed under {}, {} inclusion proofs, {RECEIPTS} consistency proofs",
+            "ok: checkpoint of size {RECEIPTS} signed under {}, {} inclusion proofs, {RECEIPTS} consistency proofs, {RECEIPTS} tlog-proofs",
             log_origin(),
             2 * RECEIPTS
         ),
@@ -441,6 +458,59 @@ async fn the_independent_checker_refuses_every_tampered_part() {
                 v["consistency"][1]["old_checkpoint"] = signature_flipped(old, 40).into();
             }),
             "consistency[1].old_checkpoint: the signature by JWKS key",
+        ),
+        (
+            "a flipped byte in a tlog-proof's hash line",
+            Box::new(|v| {
+                let proof = v["tlog_proofs"][3]["proof"].as_str().expect("text");
+                let line = proof.lines().nth(2).expect("a hash line");
+                let bad = flipped(&line.into(), 9);
+                v["tlog_proofs"][3]["proof"] = proof
+                    .replacen(line, bad.as_str().expect("base64"), 1)
+                    .into();
+            }),
+            "tlog_proofs[3]: the proof of leaf 3",
+        ),
+        (
+            "a tlog-proof naming another index",
+            Box::new(|v| {
+                let proof = v["tlog_proofs"][2]["proof"].as_str().expect("text");
+                v["tlog_proofs"][2]["proof"] =
+                    proof.replacen("\nindex 2\n", "\nindex 3\n", 1).into();
+            }),
+            "tlog_proofs[2]: the proof of leaf 3",
+        ),
+        (
+            "a tlog-proof for another receipt",
+            Box::new(|v| v["tlog_proofs"][1]["jws"] = v["tlog_proofs"][0]["jws"].clone()),
+            "tlog_proofs[1]: the proof of leaf 1",
+        ),
+        (
+            "a tlog-proof whose index has a leading zero",
+            Box::new(|v| {
+                let proof = v["tlog_proofs"][2]["proof"].as_str().expect("text");
+                v["tlog_proofs"][2]["proof"] =
+                    proof.replacen("\nindex 2\n", "\nindex 02\n", 1).into();
+            }),
+            "tlog_proofs[2]: no 'index N' line",
+        ),
+        (
+            "a tlog-proof of another version",
+            Box::new(|v| {
+                let proof = v["tlog_proofs"][0]["proof"].as_str().expect("text");
+                v["tlog_proofs"][0]["proof"] = proof.replacen("@v1", "@v2", 1).into();
+            }),
+            "tlog_proofs[0]: the first line is not",
+        ),
+        (
+            "a tlog-proof whose checkpoint signature was changed",
+            Box::new(|v| {
+                let proof = v["tlog_proofs"][4]["proof"].as_str().expect("text");
+                let (head, note) = proof.split_once("\n\n").expect("proof, empty line, note");
+                v["tlog_proofs"][4]["proof"] =
+                    format!("{head}\n\n{}", signature_flipped(note, 20)).into();
+            }),
+            "tlog_proofs[4]: checkpoint: the signature by JWKS key",
         ),
     ];
 

@@ -47,10 +47,13 @@
 //! - `note`: C2SP signed notes with Ed25519: [`note::sign`], [`note::open`]
 //!   against [`KnownKeys`], [`note::key_hash`], [`note::verifier_key`].
 //! - `checkpoint`: [`Checkpoint`], the C2SP tlog-checkpoint body, signed and opened.
+//! - `tlog_proof`: [`tlog_proof`], one leaf's C2SP tlog-proof text (index,
+//!   inclusion proof, checkpoint).
 
 mod checkpoint;
 pub mod note;
 mod proof;
+mod tlog_proof;
 mod tree;
 
 pub use checkpoint::{Checkpoint, MAX_ORIGIN_LEN};
@@ -59,6 +62,7 @@ pub use proof::{
     consistency_proof, inclusion_proof, verify_consistency, verify_inclusion, HashReader,
     ProveError, Recorder,
 };
+pub use tlog_proof::{tlog_proof, TLOG_PROOF_HEADER};
 pub use tree::{leaf_hash, node_hash, root, CompactRange, Hash, Subtree, EMPTY_ROOT};
 
 use std::fmt;

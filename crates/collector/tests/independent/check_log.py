@@ -18,8 +18,13 @@ INPUT.json (what a visitor, an auditor or a witness holds):
       "consistency": [
         {"old_checkpoint": "<an earlier signed note>",
          "proof": ["<std base64>", ...]}
+      ],
+      "tlog_proofs": [
+        {"jws": "<receipt JWS as posted>", "proof": "<a c2sp.org/tlog-proof text>"}
       ]
     }
+
+"tlog_proofs" may be left out.
 
 A receipt without its own "checkpoint" is proved against the top-level one;
 every consistency proof goes from its old checkpoint to the top-level one.
@@ -38,6 +43,10 @@ What is checked, and where it is specified:
   checkpoint (RFC 9162 §2.1.3.2; hashes of RFC 9162 §2.1.1).
 - Every consistency proof shows the old checkpoint's tree is a prefix of the
   latest one's (RFC 9162 §2.1.4.2).
+- Every tlog-proof is a C2SP tlog-proof (c2sp.org/tlog-proof): the header
+  line, an optional `extra` line, `index N` in decimal without leading zeros,
+  one standard base64 hash a line, an empty line, then a checkpoint signed
+  as above, to whose root the proof leads from SHA-256(0x00 || jws).
 
 Exit status: 0 when everything verifies (a one-line summary on stdout), 1
 when something does not (stderr names it), 2 when the input cannot be read
@@ -320,6 +329,40 @@ def verify_consistency(first, second, path, first_hash, second_hash):
     return fr == first_hash and sr == second_hash and sn == 0
 
 
+TLOG_PROOF_HEADER = "c2sp.org/tlog-proof@v1"
+
+
+def parse_tlog_proof(text, what):
+    """c2sp.org/tlog-proof "Format": (index, inclusion path, checkpoint note)."""
+    lines = text.split("\n")
+    if lines[0] != TLOG_PROOF_HEADER:
+        raise Failed(f"{what}: the first line is not {TLOG_PROOF_HEADER!r}")
+    at = 1
+    if at < len(lines) and lines[at].startswith("extra "):
+        std_b64(lines[at][len("extra "):], f"{what}: extra data")
+        at += 1
+    index_line = lines[at] if at < len(lines) else ""
+    digits = index_line[len("index "):]
+    if (
+        not index_line.startswith("index ")
+        or not digits.isascii()
+        or not digits.isdigit()
+        or (digits.startswith("0") and digits != "0")
+    ):
+        raise Failed(f"{what}: no 'index N' line with N in decimal without leading zeros")
+    at += 1
+    path = []
+    while at < len(lines) and lines[at] != "":
+        raw = std_b64(lines[at], f"{what}: proof line {len(path) + 1}")
+        if len(raw) != HASH_LEN:
+            raise Failed(f"{what}: proof line {len(path) + 1} is {len(raw)} bytes, not a SHA-256 hash")
+        path.append(raw)
+        at += 1
+    if at >= len(lines):
+        raise Failed(f"{what}: no empty line before the checkpoint")
+    return int(digits), path, "\n".join(lines[at + 1:])
+
+
 def field(obj, key, kind, what):
     value = obj.get(key) if isinstance(obj, dict) else None
     # bool is an int in Python; a leaf index of `true` is not an index.
@@ -369,9 +412,24 @@ def check(doc):
                 f"is a prefix of the tree of size {size}"
             )
 
+    tlog_proofs = doc.get("tlog_proofs", [])
+    if not isinstance(tlog_proofs, list):
+        raise BadInput('input: "tlog_proofs" is not a list')
+    for i, t in enumerate(tlog_proofs):
+        what = f"tlog_proofs[{i}]"
+        jws = field(t, "jws", str, what)
+        index, path, note = parse_tlog_proof(field(t, "proof", str, what), what)
+        t_size, t_root = checkpoint(note, f"{what}: checkpoint")
+        if not verify_inclusion(leaf_hash(jws.encode("utf-8")), index, t_size, path, t_root):
+            raise Failed(
+                f"{what}: the proof of leaf {index} does not lead to the root "
+                f"of its checkpoint of size {t_size}"
+            )
+
     return (
         f"ok: checkpoint of size {size} signed under {origin}, "
-        f"{len(receipts)} inclusion proofs, {len(proofs)} consistency proofs"
+        f"{len(receipts)} inclusion proofs, {len(proofs)} consistency proofs, "
+        f"{len(tlog_proofs)} tlog-proofs"
     )
 
 
