@@ -16,6 +16,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::extract::Request;
+use axum::response::IntoResponse as _;
 use axum::Router;
 use consentry_collector::witness::{Report, Status, Witness};
 use consentry_collector::{app, AppState, Collector, Countersigner, Store};
@@ -97,14 +98,47 @@ struct Host {
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
+/// A collector's checkpoint request that waits for another collector's
+/// (`Waits`: up to [`GATE_WAIT`], then a 503) or lets it go (`Opens`).
+#[derive(Clone)]
+enum Gate {
+    None,
+    Waits(Arc<tokio::sync::Notify>),
+    Opens(Arc<tokio::sync::Notify>),
+}
+
+/// Far longer than a poll of two logs takes, far shorter than the test's
+/// patience.
+const GATE_WAIT: Duration = Duration::from_secs(5);
+
 impl Host {
     async fn start(log: &Log) -> Host {
+        Host::gated(log, Gate::None).await
+    }
+
+    async fn gated(log: &Log, gate: Gate) -> Host {
         let behind = Arc::new(RwLock::new(log.collector_app.clone()));
         let front = {
             let behind = Arc::clone(&behind);
             Router::new().fallback(move |req: Request| {
                 let router = behind.read().expect("not poisoned").clone();
+                let gate = gate.clone();
                 async move {
+                    if req.uri().path().ends_with("/checkpoint") {
+                        match gate {
+                            Gate::None => {}
+                            Gate::Opens(other) => other.notify_one(),
+                            Gate::Waits(other) => {
+                                if tokio::time::timeout(GATE_WAIT, other.notified())
+                                    .await
+                                    .is_err()
+                                {
+                                    return axum::http::StatusCode::SERVICE_UNAVAILABLE
+                                        .into_response();
+                                }
+                            }
+                        }
+                    }
                     router
                         .oneshot(req)
                         .await
@@ -209,6 +243,35 @@ async fn the_first_poll_keeps_the_checkpoint_its_origin_and_the_keys() {
     let reports = poll(&witness(&state.0, &[&url])).await;
     assert_eq!(reports[0].status, Status::Unchanged, "{:?}", reports[0]);
     assert_eq!(run(witness(&state.0, &[&url])).await, ExitCode::SUCCESS);
+}
+
+/// The URLs of one poll are polled together: a collector that answers only
+/// once another has been asked too gets its answer. Polled one after the
+/// other, the first would have waited in vain and been reported unreachable.
+#[tokio::test]
+async fn the_urls_of_a_poll_are_polled_together() {
+    let (slow, other) = (Log::new(&[[1; 32]]).await, Log::new(&[[2; 32]]).await);
+    slow.append(2).await;
+    other.append(3).await;
+    let asked = Arc::new(tokio::sync::Notify::new());
+    let slow_host = Host::gated(&slow, Gate::Waits(Arc::clone(&asked))).await;
+    let other_host = Host::gated(&other, Gate::Opens(asked)).await;
+    let state = TempDir::new("witness-together");
+    let (first, second) = (slow_host.url(), other_host.url());
+
+    let reports = poll(&witness(&state.0, &[&first, &second])).await;
+    let seen: Vec<(&str, Status, Option<u64>)> = reports
+        .iter()
+        .map(|r| (r.url.as_str(), r.status, r.size))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (first.as_str(), Status::First, Some(2)),
+            (second.as_str(), Status::First, Some(3))
+        ],
+        "both answered, reported in the order given: {reports:?}"
+    );
 }
 
 #[tokio::test]
