@@ -31,29 +31,20 @@ pub fn test() -> Result {
         // The widget's browser code only compiles for wasm32: lint it there
         // too, the shipped module with its panic handler, and its tests
         // without (their harness links std, which has one).
-        run(cargo().args([
-            "clippy",
-            "--target",
-            "wasm32-unknown-unknown",
-            "-p",
-            "consentry",
-            "--lib",
-            "--",
-            "-D",
-            "warnings",
-        ]))?;
-        run(cargo().args([
-            "clippy",
-            "--target",
-            "wasm32-unknown-unknown",
-            "-p",
-            "consentry",
-            "--all-targets",
-            "--no-default-features",
-            "--",
-            "-D",
-            "warnings",
-        ]))
+        let wasm_clippy = |targets: &[&str]| {
+            run(cargo()
+                .args([
+                    "clippy",
+                    "--target",
+                    "wasm32-unknown-unknown",
+                    "-p",
+                    "consentry",
+                ])
+                .args(targets)
+                .args(["--", "-D", "warnings"]))
+        };
+        wasm_clippy(&["--lib"])?;
+        wasm_clippy(&["--all-targets", "--no-default-features"])
     })?;
     // A real PostgreSQL for the collector's store suite; stopped when `pg` drops.
     let pg = step("postgresql", postgres::start)?;
