@@ -170,6 +170,7 @@ export function retext(modelJson) {
     const hint = row.querySelector('.consentry-error');
     if (hint) hint.textContent = model.texts.formRequired;
   }
+  // Their labels, which a site may give per language.
   model.forms.forEach((purposes, index) => {
     for (const [purpose, label] of purposes) {
       const text = document.getElementById(boxId(index, purpose))?.labels[0];
@@ -465,6 +466,9 @@ function setInvalid(box, invalid) {
   }
 }
 
+// The checkbox of `purpose` in `config.forms[index]` (`retext` finds it).
+const boxId = (index, purpose) => 'consentry-' + index + '-' + purpose;
+
 // Inserts the checkboxes into the form `spec` names: the JSON text of
 // [selector, index in config.forms, privacy policy url, its link text, the
 // required message, [[purpose id, label, required], …]]. `submitted(selector,
@@ -472,9 +476,6 @@ function setInvalid(box, invalid) {
 // [id] or null; `submitted(selector)` returns the promise that settles once
 // it is handed to the network, or null. Returns why the form cannot be
 // attached, or undefined.
-// The checkbox of `purpose` in `config.forms[index]`.
-const boxId = (index, purpose) => 'consentry-' + index + '-' + purpose;
-
 export function attach(spec, submitted) {
   const [selector, index, policyUrl, policyText, requiredText, purposes] = JSON.parse(spec);
   let form;
