@@ -195,9 +195,12 @@ function expose(own, publish) {
       }));
     },
     // While the wasm starts, the core's own answer (a returning visitor's
-    // handover), else nothing is granted yet.
+    // handover), else nothing is granted yet but what is strictly necessary.
     getConsent: function () { return widget && !starting ? widget.getConsent() : own ? own.consent() : null; },
-    isGranted: function (id) { return widget && !starting ? widget.isGranted(id) : own ? own.isGranted(id) : false; },
+    isGranted: function (id) {
+      return widget && !starting ? widget.isGranted(id) : own ? own.isGranted(id)
+        : categories().some(function (c) { return c.necessary && c.id === id; });
+    },
     // Whether `id` is a service (of `category`, when given) that may run
     // now: the page's config names it, and isGranted (false for a config
     // the wasm refused).

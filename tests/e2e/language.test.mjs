@@ -184,6 +184,21 @@ test('a language file that cannot load leaves the banner in the default language
   assert.ok(widgetErrors(p.consoleErrors).some((m) => m.includes('"de"')), p.consoleErrors.join('\n'));
 });
 
+test('while the texts of the page\'s language load, strictly necessary is granted and nothing else', T, async (t) => {
+  const p = await pageIn(t, 'de');
+  let release;
+  const held = new Promise((resolve) => { release = resolve; });
+  await p.page.route(BASE + '/lang/de.json', async (route) => { await held; await route.continue(); });
+  await p.page.goto(BASE + PAGE);
+  await p.page.waitForFunction(() => window.consentry, null, { timeout: 10_000 });
+  assert.deepEqual(await p.page.evaluate(() => [window.consentry.isGranted('necessary'),
+    window.consentry.isGranted('analytics'), window.consentry.isGranted('nope'), window.consentry.getConsent()]),
+  [true, false, false, null]);
+  release();
+  await bannerIn(p.page, 'de').waitFor({ state: 'visible' });
+  assert.equal(await p.page.evaluate(() => window.consentry.isGranted('necessary')), true);
+});
+
 test('every built-in language: banner and dialog axe-clean, every text present', { timeout: 180_000 }, async (t) => {
   for (const code of ['en', ...Object.keys(TEXTS)]) {
     const p = await pageIn(t, code);
