@@ -72,7 +72,8 @@ pub struct Config {
 /// form checkbox's label), each a string or an object of texts by language
 /// code (`{"en": "Statistics", "de": "Statistik"}`) that must hold one in
 /// the default language, in the language `want`: its own text, else its
-/// base language's (`pt` for `pt-br`), else the default language's.
+/// base language's (`pt` for `pt-br`), else another variant's of that base,
+/// else the default language's.
 struct SiteTexts<'a> {
     default: &'a str,
     want: &'a str,
@@ -101,7 +102,8 @@ impl SiteTexts<'_> {
             }
         };
         self.localized = true;
-        // By preference: 0 the language wanted, 1 its base, 2 the default.
+        // By preference: 0 the language wanted, 1 its base, 2 another
+        // variant of the base, 3 the default.
         let mut best: Option<(usize, &String)> = None;
         let mut has_default = false;
         for (code, text) in by_language {
@@ -117,10 +119,21 @@ impl SiteTexts<'_> {
             }
             let code = language::normalize(code);
             has_default |= code == self.default;
-            let rank = [self.want, language::primary(self.want), self.default]
-                .iter()
-                .position(|w| *w == code);
-            if let Some(rank) = rank.filter(|r| best.is_none_or(|(b, _)| r < &b)) {
+            // A regional text (`pt-br`) serves its base language (`pt`, the
+            // built-in one a `pt-BR` page gets) when there is no `pt` one.
+            let wanted = language::primary(self.want);
+            let rank = if code == self.want {
+                0
+            } else if code == wanted {
+                1
+            } else if language::primary(&code) == wanted {
+                2
+            } else if code == self.default {
+                3
+            } else {
+                continue;
+            };
+            if best.is_none_or(|(b, _)| rank < b) {
                 best = Some((rank, text));
             }
         }

@@ -171,6 +171,15 @@ fn site_texts_given_per_language_follow_the_language_shown() {
     let mut config = Config::parse(&c.to_string()).expect("valid");
     config.use_language("pt-br", None);
     assert_eq!(config.categories[1].title, "Análises");
+    // A regional text serves its base language when the base has none: a
+    // pt-BR page is shown the built-in `pt`.
+    c["categories"][1]["title"] =
+        json!({"en": "Analytics", "pt-BR": "Estatísticas", "de-AT": "Statistik"});
+    let mut config = Config::parse(&c.to_string()).expect("valid");
+    config.use_language("pt", None);
+    assert_eq!(config.categories[1].title, "Estatísticas");
+    config.use_language("fr", None);
+    assert_eq!(config.categories[1].title, "Analytics");
     // The default language is the site's, and its text is the one shown first.
     let mut c = landing();
     c["defaultLanguage"] = json!("de");
