@@ -85,6 +85,16 @@ function actions(list) {
 
 // A constructed stylesheet: `style-src` does not govern these, where it
 // refuses an inline `<style>` or a `style` attribute.
+// The sheet of what the widget puts into the page itself (placeholders,
+// form rows, the room). A site that assigns document.adoptedStyleSheets
+// wholesale drops it, so it is put back whenever one of them is drawn.
+let pageSheet;
+function pageStyled() {
+  pageSheet = pageSheet || sheet(PAGE_CSS);
+  const all = document.adoptedStyleSheets;
+  if (!all.includes(pageSheet)) document.adoptedStyleSheets = [...all, pageSheet];
+}
+
 function sheet(css) {
   const s = new CSSStyleSheet();
   s.replaceSync(css);
@@ -105,7 +115,7 @@ export function mount(modelJson, css, core, command) {
   speak();
   root = host.attachShadow({ mode: 'open' });
   root.adoptedStyleSheets = [sheet(((core && core.shell) || '') + css)];
-  document.adoptedStyleSheets = [...document.adoptedStyleSheets, sheet(PAGE_CSS)];
+  pageStyled();
   document.body.append(host);
   document.addEventListener('click', (e) => {
     const t = e.target;
@@ -135,6 +145,7 @@ function unhide(target) {
 function makeRoom() {
   room?.remove();
   if (!banner) return;
+  pageStyled();
   room = el('div', { 'aria-hidden': 'true', class: 'consentry-room' });
   const s = room.style;
   s.top = document.documentElement.scrollHeight + 'px';
@@ -417,6 +428,7 @@ function placeholder(frame, cat) {
   // would load from names it: a name in any language, where a fallback
   // phrase would be English.
   const provider = frame.getAttribute('data-provider') ?? c?.provider ?? hostOf(frame.getAttribute('data-src'));
+  pageStyled();
   const box = el('div', { class: 'consentry-embed-placeholder', role: 'group', 'aria-label': provider });
   // The frame's own size, through the CSSOM (which a CSP does not govern).
   for (const a of ['width', 'height']) {
@@ -489,6 +501,7 @@ export function attach(spec, submitted) {
   if (!form) return;
   if (form.tagName !== 'FORM') return 'must match a <form> element';
 
+  pageStyled();
   const block = el('div', { class: 'consentry-form-consent', 'data-consentry-form': '' });
   for (const [purpose, label, required] of purposes) {
     const id = boxId(index, purpose);

@@ -99,6 +99,27 @@ test('content inserted before and after the choice is held, then released once',
   assert.deepEqual(widgetErrors(p.consoleErrors), []);
 });
 
+test('a page that replaces document.adoptedStyleSheets does not leave later placeholders unstyled', T, async (t) => {
+  const p = await insertedPage(t);
+  const { page } = p;
+  await page.goto(BASE + PAGE);
+  await banner(page).waitFor();
+  // What a site's own style code may do: its sheets only, the widget's gone.
+  await page.evaluate((media) => {
+    const own = new CSSStyleSheet();
+    own.replaceSync('main{color:#111}');
+    document.adoptedStyleSheets = [own];
+    window.insertHtml(media);
+  }, MEDIA);
+  await waitInPage(page, () => document.querySelector('.consentry-embed-placeholder') !== null);
+  const look = await page.evaluate(() => {
+    const s = getComputedStyle(document.querySelector('.consentry-embed-placeholder'));
+    return { display: s.display, sheets: document.adoptedStyleSheets.length };
+  });
+  assert.deepEqual(look, { display: 'flex', sheets: 2 }, 'the widget\'s page sheet is back, beside the site\'s');
+  assert.deepEqual(widgetErrors(p.consoleErrors), []);
+});
+
 test('a released script that takes a later one out of the page: that one never runs, the ones after it do', T, async (t) => {
   const p = await insertedPage(t);
   const { page } = p;
