@@ -612,9 +612,12 @@ impl Config {
     /// `texts` if `code` is the default language, then its translations.
     /// The site's own texts given per language are read again in `code`.
     pub fn use_language(&mut self, code: &str, built_in: Option<Texts>) {
+        let shown_already = self.language == code;
         self.show_texts(code, built_in);
-        // The same text, checked when it was first read: it reads again.
-        if self.source.is_empty() {
+        // The same text, checked when it was first read: it reads again,
+        // unless its texts are in this language already (a page in the
+        // default language: no second read at start).
+        if self.source.is_empty() || shown_already {
             return;
         }
         if let Ok(again) = Config::read(&self.source, Some(code)) {
